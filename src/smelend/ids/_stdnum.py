@@ -1,0 +1,26 @@
+"""Turns python-stdnum's exceptions into errors that name the field."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength, ValidationError
+
+from smelend.errors import InvalidInput
+
+_REASONS: dict[type[ValidationError], str] = {
+    InvalidLength: "has the wrong length",
+    InvalidFormat: "has characters not allowed in it",
+    InvalidChecksum: "fails the check character",
+    InvalidComponent: "has an impossible part (date or region)",
+}
+
+
+def checked(validator: Callable[[str], str], value: object, field: str, what: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput.one(field, f"a {what} is required")
+    try:
+        return validator(value)
+    except ValidationError as exc:
+        reason = next((r for kind, r in _REASONS.items() if isinstance(exc, kind)), "is not valid")
+        raise InvalidInput.one(field, f"{reason}: not a valid {what}") from None
