@@ -55,13 +55,12 @@ class Rounding:
         """The smallest step a rounded amount takes, in fen."""
         return self.multiple * 10 ** (2 - self.decimals)
 
-    def to_fen(self, amount_fen: Decimal) -> int:
-        """Round a calculated amount of fen to a whole multiple of :attr:`unit_fen`."""
-        units = (amount_fen / self.unit_fen).quantize(Decimal(1), rounding=self.mode.decimal_mode)
-        return int(units) * self.unit_fen
-
-    def with_multiple(self, multiple: int | None) -> "Rounding":
-        return Rounding(self.mode, self.decimals, multiple or 1)
+    def to_fen(self, amount_fen: Decimal, unit_fen: int | None = None) -> int:
+        """Round a calculated amount of fen to a whole multiple of ``unit_fen`` (default :attr:`unit_fen`)."""
+        unit = unit_fen or self.unit_fen
+        assert unit > 0, unit
+        units = calc_context().divide(amount_fen, unit).quantize(Decimal(1), rounding=self.mode.decimal_mode)
+        return int(units) * unit
 
 
 def calc_context() -> decimal.Context:
