@@ -7,11 +7,14 @@ annualise: nominal APR = periodic IRR x periods per year, effective = (1 + IRR)^
 from __future__ import annotations
 
 from collections.abc import Sequence
+import decimal
 from decimal import Decimal
 
 import pyxirr
 
 from smelend.money import calc_context
+
+APR_SIGNIFICANT_DIGITS = 17  # what a float IRR carries; more digits would be noise
 
 
 def annualised_rates(principal_fen: int, payments_fen_by_period: Sequence[int], periods_per_year: Decimal) -> tuple[Decimal, Decimal]:
@@ -32,4 +35,5 @@ def annualised_rates(principal_fen: int, payments_fen_by_period: Sequence[int], 
     ctx = calc_context()
     nominal = ctx.multiply(periodic, periods_per_year)
     effective = ctx.subtract(ctx.power(ctx.add(1, periodic), periods_per_year), 1)
-    return nominal, effective
+    shown = decimal.Context(prec=APR_SIGNIFICANT_DIGITS)
+    return shown.plus(nominal), shown.plus(effective)

@@ -112,8 +112,6 @@ class Conventions:
         found = Collector()
         if self.days_in_month is DaysInMonth.D30 and self.days_in_year is DaysInYear.ACTUAL:
             found.add("days_in_month", "30-day months need --days-in-year 360 or 365, not actual")
-        if self.days_in_month is DaysInMonth.D30 and self.frequency.unit != "month" and self.interest_calc is InterestCalc.DAILY:
-            found.add("days_in_month", "30-day months apply to monthly frequencies only")
         if self.grace_principal < 0:
             found.add("grace_principal", "must not be negative")
         elif self.grace_principal and not method.allows_grace:
