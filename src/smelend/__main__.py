@@ -1,0 +1,5 @@
+"""``python -m smelend`` runs the CLI."""
+
+from smelend.cli import main
+
+main()
