@@ -25,6 +25,7 @@ from smelend.money import RoundingMode, Rounding, format_yuan, parse_rate, parse
 from smelend.products import Product, load_catalogue
 from smelend.servicing import Conventions, DaysInMonth, DaysInYear, Frequency, InterestCalc, LoanTerms, Method, Schedule, build_schedule
 from smelend.servicing.documents import schedule_document
+from smelend.store import open_store
 
 app = typer.Typer(
     name="smelend",
@@ -35,9 +36,21 @@ app = typer.Typer(
 )
 products_app = typer.Typer(help="The product family: list products, show one product's settings.", no_args_is_help=True)
 app.add_typer(products_app, name="products")
+db_app = typer.Typer(help="The database: apply migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+pii_app = typer.Typer(help="Encrypted personal data: rotate the encryption key.", no_args_is_help=True)
+app.add_typer(pii_app, name="pii")
 
-stdout = Console()
-stderr = Console(stderr=True)
+WIDTH_WHEN_PIPED = 140  # Rich assumes 80 columns off a terminal, which cuts schedule tables
+
+
+def _console(**kwargs: Any) -> Console:
+    console = Console(**kwargs)
+    return console if console.is_terminal else Console(width=WIDTH_WHEN_PIPED, **kwargs)
+
+
+stdout = _console()
+stderr = _console(stderr=True)
 
 JSON_OPTION = typer.Option(False, "--json", help="Print exactly one JSON document on stdout.")
 
@@ -225,6 +238,93 @@ def _flatten(document: dict[str, Any], prefix: str = "") -> list[tuple[str, str]
         else:
             rows.append((f"{prefix}{key}", "" if value is None else str(value)))
     return rows
+
+
+# --- database and PII ---------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(json_out: bool = JSON_OPTION) -> None:
+    """Apply pending migrations to the database named by SMELEND_DATABASE_URL (SQLite by default)."""
+    engine = open_store()
+    document = {"database": engine.url.render_as_string(hide_password=True), "upgraded": True}
+    engine.dispose()
+    if json_out:
+        emit_json(document)
+    else:
+        stderr.print(f"database {document['database']} is up to date")
+
+
+@pii_app.command("rotate-key")
+def pii_rotate_key(
+    reencrypt_rows: bool = typer.Option(False, "--reencrypt", help="Also rewrite every stored row with the new key."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Add a new PII key to the key file and make it active; old keys stay for reading old rows."""
+    from smelend.store import configure, load_keyring, reencrypt, rotate_key
+
+    open_store().dispose()  # makes sure a key file and the schema exist
+    key_id = rotate_key()
+    configure(load_keyring())
+    rows = 0
+    if reencrypt_rows:
+        engine = open_store()
+        rows = reencrypt(engine)
+        engine.dispose()
+    document = {"active_key_id": key_id, "reencrypted_rows": rows}
+    if json_out:
+        emit_json(document)
+    else:
+        stderr.print(f"active PII key is now {key_id}; re-encrypted {rows} rows")
+
+
+# --- demo ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def demo(json_out: bool = JSON_OPTION) -> None:
+    """The main job on embedded SQLite: a sample enterprise, and the schedule and APR of every repayment method."""
+    from smelend import demo as sample
+    from smelend.store import get_or_create_enterprise, add_person, find_person_by_resident_id, get_person
+
+    engine = open_store()
+    with engine.begin() as conn:
+        owner = find_person_by_resident_id(conn, sample.SAMPLE_OWNER["resident_id"])
+        owner_id = owner.id if owner else add_person(conn, **sample.SAMPLE_OWNER)
+        enterprise_id, created = get_or_create_enterprise(conn, owner_person_id=owner_id, **sample.SAMPLE_ENTERPRISE)
+        person = get_person(conn, owner_id)
+    database = engine.url.render_as_string(hide_password=True)
+    engine.dispose()
+    draws = sample.sample_draws(load_catalogue(), sample.SAMPLE_PRODUCT)
+    owner_shown = sample.masked_owner(person.name, person.resident_id, person.mobile)
+    if json_out:
+        emit_json(
+            {
+                "database": database,
+                "enterprise": {"id": enterprise_id, **sample.SAMPLE_ENTERPRISE, "owner": owner_shown},
+                "draws": [{"product": d.product_id, **schedule_document(d.schedule)} for d in draws],
+            }
+        )
+        return
+    stdout.rule("smelend demo")
+    stdout.print(f"database: {database} ({'created' if created else 'found'} the sample enterprise)")
+    stdout.print(
+        f"enterprise #{enterprise_id} {sample.SAMPLE_ENTERPRISE['name']}  USCC {sample.SAMPLE_ENTERPRISE['uscc']}\n"
+        f"owner {owner_shown['name']}  ID {owner_shown['resident_id']}  mobile {owner_shown['mobile']}  (stored encrypted, shown masked)"
+    )
+    for draw in draws:
+        terms = draw.schedule.terms
+        stdout.print(schedule_table(draw.schedule, title=f"{terms.method.value} — {draw.product_id} — {terms.periods} months, {terms.conventions.interest_calc.value} interest"))
+    summary = Table(title="The same 100,000 yuan at 7.2% a year, repaid six ways: APR of all borrowing costs (IRR)")
+    for column in ("method", "product", "months", "total interest", "total fees", "APR", "effective"):
+        summary.add_column(column, justify="right" if column not in ("method", "product") else "left")
+    for draw in draws:
+        s = draw.schedule
+        summary.add_row(
+            s.terms.method.value, draw.product_id, str(s.terms.periods), format_yuan(s.total_interest_fen), format_yuan(s.total_fee_fen),
+            f"{s.apr * 100:.2f}%", f"{s.effective_annual_rate * 100:.2f}%",
+        )
+    stdout.print(summary)
 
 
 # --- entry point --------------------------------------------------------------------------------

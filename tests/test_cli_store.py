@@ -1,0 +1,65 @@
+"""CLI commands that touch the database, on every backend: migrations first, PII encrypted, keys rotated."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from smelend.cli import main
+from smelend.store.db import normalise_url
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as exited:
+        main(list(argv))
+    out, err = capsys.readouterr()
+    return exited.value.code, out, err
+
+
+def test_db_upgrade_on_a_fresh_database(db_url, capsys):
+    code, out, _ = run(capsys, "db", "upgrade", "--json")
+    assert code == 0 and json.loads(out)["upgraded"] is True
+    code, _, _ = run(capsys, "db", "upgrade", "--json")
+    assert code == 0
+
+
+def test_demo_stores_the_sample_enterprise_once_and_shows_every_method(db_url, capsys):
+    code, out, err = run(capsys, "demo", "--json")
+    assert code == 0
+    doc = json.loads(out)
+    assert [d["method"] for d in doc["draws"]] == ["equal-installment", "equal-principal", "interest-first", "bullet", "revolving", "flat"]
+    assert doc["enterprise"]["owner"]["resident_id"] == "110***********002X"
+    flat = doc["draws"][-1]
+    assert flat["apr"].startswith("0.1303")
+    code, out, _ = run(capsys, "demo", "--json")
+    assert code == 0 and json.loads(out)["enterprise"]["id"] == doc["enterprise"]["id"]
+    engine = create_engine(normalise_url(db_url))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM persons")).scalar_one() == 1
+        stored = conn.execute(text("SELECT resident_id, mobile FROM persons")).one()
+    engine.dispose()
+    assert "11010519491231002X" not in stored.resident_id and stored.resident_id.startswith("v1:")
+    assert "13800138000" not in stored.mobile
+
+
+def test_demo_table_output(db_url, capsys):
+    code, out, _ = run(capsys, "demo")
+    assert code == 0 and "13.03%" in out and "110***********002X" in out and "11010519491231002X" not in out
+
+
+def test_rotate_key_and_reencrypt_keeps_the_data_readable(db_url, capsys):
+    run(capsys, "demo", "--json")
+    engine = create_engine(normalise_url(db_url))
+    with engine.connect() as conn:
+        before = conn.execute(text("SELECT resident_id FROM persons")).scalar_one()
+    code, out, _ = run(capsys, "pii", "rotate-key", "--reencrypt", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["reencrypted_rows"] >= 1
+    with engine.connect() as conn:
+        after = conn.execute(text("SELECT resident_id FROM persons")).scalar_one()
+    engine.dispose()
+    assert after.split(":")[1] == doc["active_key_id"] != before.split(":")[1]
+    code, out, _ = run(capsys, "demo", "--json")
+    assert code == 0 and json.loads(out)["enterprise"]["owner"]["mobile"] == "+86138****8000"
