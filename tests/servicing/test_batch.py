@@ -20,8 +20,10 @@ from hypothesis import strategies as st
 from smelend.errors import InvalidInput
 from smelend.money import MAX_AMOUNT_FEN, Rounding, RoundingMode
 from smelend.servicing import Conventions, DaysInMonth, DaysInYear, Frequency, InterestCalc, Installment, LoanTerms, Method, build_schedule
-from smelend.servicing.batch import ScheduleBatch, _due_dates, _reference_installments, _year_fraction, build_schedules_batch
-from smelend.servicing.daycount import due_date, year_fraction
+from smelend.servicing.batch import ScheduleBatch, _due_dates, _year_fraction, build_schedules_batch
+from smelend.servicing.schedule import build_installments
+from smelend.servicing.apr import annualised_rates
+from smelend.servicing.daycount import due_date, periods_per_year, year_fraction
 
 MONTH_ENDS = [date(2024, 1, 31), date(2024, 2, 29), date(2027, 1, 31), date(2027, 2, 28), date(2026, 8, 31), date(2027, 12, 31), date(2028, 12, 31), date(2100, 1, 31)]
 FREQUENCIES = [Frequency("month", 1), Frequency("month", 3), Frequency("day", 7), Frequency("day", 14), Frequency("day", 10), Frequency("day", 30)]
@@ -29,12 +31,8 @@ BOOK = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 
 
 def reference(terms: LoanTerms) -> tuple[Installment, ...]:
-    """build_schedule(terms).installments; where its APR has no IRR (absurd costs), the same builders without APR."""
-    try:
-        return build_schedule(terms).installments
-    except ValueError as error:
-        assert "internal rate of return" in str(error)
-        return _reference_installments(terms)
+    """The Decimal path's installments (build_schedule without the APR, which absurd costs can lack)."""
+    return build_installments(terms)
 
 
 def assert_equals_decimal_path(batch: ScheduleBatch) -> None:
@@ -225,6 +223,23 @@ def test_float_rates_are_read_by_their_shortest_repr() -> None:
     by_decimal = build_schedules_batch(np.array([10_000_000, 20_000_000]), [Decimal("0.072"), Decimal("0.1")], 12, Method.EQUAL_PRINCIPAL, date(2026, 1, 15))
     assert [by_float.schedule(i) for i in range(2)] == [by_decimal.schedule(i) for i in range(2)]
     assert by_float.fallback_count == 0
+
+
+def test_payments_by_period_give_the_decimal_path_apr() -> None:
+    """APR is not computed in batch; pyxirr on payments_by_period gives the Decimal path's figure."""
+    for method in (Method.EQUAL_INSTALLMENT, Method.BULLET):
+        conventions = Conventions(monthly_fee_rate=Decimal("0.002"))
+        batch = build_schedules_batch(np.array([1_200_000, 5_000_000]), [Decimal("0.0725"), Decimal("0.18")], 12, method, date(2026, 1, 15), conventions)
+        for i in range(len(batch)):
+            apr, effective = annualised_rates(int(batch.amount_fen[i]), batch.payments_by_period(i), periods_per_year(conventions.frequency))
+            reference_schedule = build_schedule(batch.terms(i))
+            assert (apr, effective) == (reference_schedule.apr, reference_schedule.effective_annual_rate)
+
+
+def test_the_callers_arrays_stay_writable() -> None:
+    amounts, starts = np.array([100_000, 200_000]), np.array(["2026-01-31", "2026-02-28"], "datetime64[D]")
+    build_schedules_batch(amounts, [Decimal("0.1")] * 2, np.array([3, 4]), Method.EQUAL_INSTALLMENT, starts)
+    assert amounts.flags.writeable and starts.flags.writeable
 
 
 def test_empty_book() -> None:

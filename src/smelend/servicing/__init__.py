@@ -5,7 +5,8 @@ Public API: :func:`build_schedule` over :class:`LoanTerms` with :class:`Conventi
 """
 
 from smelend.servicing.conventions import Conventions, DaysInMonth, DaysInYear, Frequency, InterestCalc, Method
-from smelend.servicing.schedule import Installment, LoanTerms, Schedule, build_schedule
+from smelend.servicing.schedule import Installment, LoanTerms, Schedule, build_installments, build_schedule
+from smelend.servicing.batch import ScheduleBatch, build_schedules_batch
 
 __all__ = [
     "Conventions",
@@ -17,5 +18,8 @@ __all__ = [
     "LoanTerms",
     "Method",
     "Schedule",
+    "ScheduleBatch",
+    "build_installments",
     "build_schedule",
+    "build_schedules_batch",
 ]

@@ -12,7 +12,8 @@ Exactness strategy
   integer ratio ``num / den`` of :mod:`~smelend.servicing.daycount`, vectorised here (actual/actual
   included). Interest is ``base x M / D`` with ``M = rate_num x num`` and ``D = rate_den x den``
   after cancelling common factors, evaluated as ``(base // D) x M + (base % D) x M / D`` so that
-  no intermediate exceeds ``min(base, D) x M``. The explicit limit, checked per loan before
+  no intermediate exceeds ``min(base, D) x M`` (or as one divmod of ``base x M`` when that fits
+  for the whole book, the usual case). The explicit limit, checked per loan before
   anything is computed, is ``min(principal, D) x M < 2^62`` and ``principal x M / D < 2^62``
   (:data:`PRODUCT_LIMIT`, half of int64 so that doubling a remainder is safe too).
 * Rounding half-up / half-even to a unit of fen is done from the exact quotient and remainder with
@@ -25,8 +26,9 @@ Exactness strategy
   the rounded payment. A zero rate pays P/n, which is exact in integers.
 * The Decimal path evaluates the same expressions at 34 significant digits; for balances up to
   ``MAX_AMOUNT_FEN`` and 6-decimal rates its products are exact and its quotients land within
-  10^-17 fen of the exact value, while a non-tie lies at least 10^-12 fen from a rounding
-  boundary, so exact integer rounding gives the Decimal path's result.
+  10^-15 fen of the exact value, while a value that is not a tie lies at least 3 x 10^-12 fen
+  from a rounding boundary (1 / (2 x 10^6 x 365 x 366)), so exact integer rounding gives the
+  Decimal path's result, ties included.
 * Fallback: a loan whose annual rate has more than 6 decimals, or which would pass the limit, is
   scheduled by the Decimal path itself (``build_schedule``'s installment builders, without APR);
   :attr:`ScheduleBatch.fallback_count` says how many. A monthly fee rate with more than 6 decimals
@@ -55,6 +57,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -63,15 +66,14 @@ from decimal import Decimal, InvalidOperation
 import numpy as np
 
 from smelend.errors import Collector, InvalidInput
-from smelend.money import MAX_AMOUNT_FEN, Rounding, RoundingMode
+from smelend.money import MAX_AMOUNT_FEN, RoundingMode
 from smelend.servicing.conventions import MAX_PERIODS, Conventions, DaysInMonth, DaysInYear, Frequency, InterestCalc, Method
 from smelend.servicing.daycount import nominal_year_fraction
 from smelend.servicing.schedule import Installment, LoanTerms, annuity_payment_fen
 
 # The Decimal path's installment builders without its APR (an IRR can fail to converge where a
 # schedule is still well defined). Private to schedule.py; see _reference_installments.
-from smelend.servicing.schedule import _assert_invariants as _reference_invariants
-from smelend.servicing.schedule import _bullet_installment, _periodic_installments
+from smelend.servicing.schedule import build_installments
 
 __all__ = ["ScheduleBatch", "build_schedules_batch", "PRODUCT_LIMIT", "MAX_RATE_DECIMALS", "ANNUITY_RELATIVE_TOLERANCE"]
 
@@ -223,10 +225,10 @@ def build_schedules_batch(
     direct = bool((amount_fen.astype(np.float64) * m < PRODUCT_LIMIT).all())  # base x m fits: one divmod
 
     fee = _fee_fen(amount_fen, conventions)
-    rounding = Rounding(conventions.rounding.mode, 2, conventions.rounding.unit_fen)  # unit_fen, mode
+    unit_fen, mode = conventions.rounding.unit_fen, conventions.rounding.mode
     payment_recomputed = np.zeros(loans, bool)
     if bullet:
-        interest = _round_ratio(amount_fen[None, :], m, d, rounding, direct)
+        interest = _round_ratio(amount_fen[None, :], m, d, unit_fen, mode, direct)
         principal, balance, fee_cells = amount_fen[None, :].copy(), np.zeros((1, loans), np.int64), (fee * terms)[None, :]
     else:
         interest, principal, balance, payment_recomputed = _periodic(
@@ -241,7 +243,7 @@ def build_schedules_batch(
     payment_recomputed &= ~fallback
 
     for i in np.flatnonzero(fallback).tolist():
-        reference = _reference_installments(LoanTerms(int(amount_fen[i]), rates[i], int(terms[i]), method, starts[i].item(), conventions))
+        reference = build_installments(LoanTerms(int(amount_fen[i]), rates[i], int(terms[i]), method, starts[i].item(), conventions))
         assert len(reference) == count[i]
         for k, row in enumerate(reference):
             assert row.due_date == due[i, k].item(), (i, k)
@@ -268,14 +270,6 @@ def build_schedules_batch(
     )
 
 
-def _reference_installments(terms: LoanTerms) -> tuple[Installment, ...]:
-    """build_schedule(terms).installments, without the APR that build_schedule also computes."""
-    terms.validate()
-    installments = (_bullet_installment(terms),) if terms.method is Method.BULLET else tuple(_periodic_installments(terms))
-    _reference_invariants(terms, installments)
-    return installments
-
-
 def _periodic(
     amount_fen: np.ndarray,
     rates: np.ndarray,
@@ -291,7 +285,7 @@ def _periodic(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """schedule._periodic_installments, one period at a time across the book; arrays (periods, loans)."""
     width, loans = m.shape
-    rounding = conventions.rounding
+    unit_fen, mode = conventions.rounding.unit_fen, conventions.rounding.mode
     grace = conventions.grace_principal
     amortising = terms - grace
     assert (amortising >= 1).all()
@@ -299,7 +293,7 @@ def _periodic(
     if method is Method.EQUAL_INSTALLMENT:
         level, recomputed = _level_payment_fen(amount_fen, rates, rate_ratio, amortising, conventions, fallback)
     elif method in (Method.EQUAL_PRINCIPAL, Method.FLAT):
-        level = _round_quotient(*np.divmod(amount_fen, amortising), amortising, rounding)
+        level = _round_quotient(*np.divmod(amount_fen, amortising), amortising, unit_fen, mode)
     interest = np.zeros((width, loans), np.int64)
     principal = np.zeros((width, loans), np.int64)
     balance_after = np.zeros((width, loans), np.int64)
@@ -307,7 +301,7 @@ def _periodic(
     for row in range(width):
         number = row + 1
         base = amount_fen if method is Method.FLAT else balance
-        interest_now = np.where(active[row], _round_ratio(base, m[row], d[row], rounding, direct), 0)
+        interest_now = np.where(active[row], _round_ratio(base, m[row], d[row], unit_fen, mode, direct), 0)
         if number <= grace or method in (Method.INTEREST_FIRST, Method.REVOLVING):
             regular = np.zeros(loans, np.int64)
         elif method is Method.EQUAL_INSTALLMENT:
@@ -342,8 +336,8 @@ def _level_payment_fen(
     near = (distance <= ANNUITY_RELATIVE_TOLERANCE * (units + 1.0)) | (units >= 2.0**52)
     level = np.where(units < 2.0**52, whole + (units - whole > 0.5), 0).astype(np.int64) * unit_fen
 
-    installment_rounding = Rounding(conventions.rounding.mode, 2, unit_fen)
-    level = np.where(zero_rate, _round_quotient(*np.divmod(amount_fen, amortising), amortising, installment_rounding), level)
+    exact_level = _round_quotient(*np.divmod(amount_fen, amortising), amortising, unit_fen, conventions.rounding.mode)
+    level = np.where(zero_rate, exact_level, level)
     recompute = near & ~zero_rate & ~fallback
     for i in np.flatnonzero(recompute).tolist():
         level[i] = annuity_payment_fen(int(amount_fen[i]), rates[i], int(amortising[i]), conventions)
@@ -351,27 +345,27 @@ def _level_payment_fen(
     return level, recompute
 
 
-def _round_ratio(base: np.ndarray, m: np.ndarray, d: np.ndarray, rounding: Rounding, direct: bool = False) -> np.ndarray:
-    """round(base x m / d) as ``rounding`` does, exactly, with no intermediate past the limit.
+def _round_ratio(base: np.ndarray, m: np.ndarray, d: np.ndarray, unit_fen: int, mode: RoundingMode, direct: bool = False) -> np.ndarray:
+    """round(base x m / d) fen to a multiple of ``unit_fen``, exactly, with no intermediate past the limit.
 
     ``direct`` says base x m itself fits (checked by the caller); otherwise base is split as
     (base // d) x d + base % d so the largest product is (base % d) x m < min(base, d) x m.
     """
     if direct:
-        return _round_quotient(*np.divmod(base * m, d), d, rounding)
+        return _round_quotient(*np.divmod(base * m, d), d, unit_fen, mode)
     base_q, base_r = np.divmod(base, d)
     quotient, remainder = np.divmod(base_r * m, d)
-    return _round_quotient(base_q * m + quotient, remainder, d, rounding)
+    return _round_quotient(base_q * m + quotient, remainder, d, unit_fen, mode)
 
 
-def _round_quotient(quotient: np.ndarray, remainder: np.ndarray, d: np.ndarray, rounding: Rounding) -> np.ndarray:
-    """Round ``quotient + remainder / d`` fen (non-negative) to a multiple of ``rounding.unit_fen``: Rounding.to_fen in integers.
+def _round_quotient(quotient: np.ndarray, remainder: np.ndarray, d: np.ndarray, unit_fen: int, mode: RoundingMode) -> np.ndarray:
+    """Round ``quotient + remainder / d`` fen (non-negative) to a multiple of ``unit_fen``: Rounding.to_fen in integers.
 
     The fraction of a unit left over is (r_u + remainder/d) / unit with r_u = quotient mod unit;
     comparing it with 1/2 needs only 2 x r_u + floor(2 x remainder / d) and whether 2 x remainder / d
     is whole, so nothing is multiplied by ``d`` and nothing can overflow.
     """
-    unit_fen, half_even = rounding.unit_fen, rounding.mode is RoundingMode.HALF_EVEN
+    half_even = mode is RoundingMode.HALF_EVEN
     assert unit_fen > 0
     twice_remainder = 2 * remainder
     if unit_fen == 1:  # the common case, and the rule at its plainest
@@ -410,23 +404,28 @@ def _fee_fen(amount_fen: np.ndarray, conventions: Conventions) -> np.ndarray:
     if RATE_SCALE % fee_den:  # more than 6 decimals: the Decimal formula itself, per loan
         return np.array([rounding.to_fen(Decimal(p) * fee_rate) for p in amount_fen.tolist()], np.int64).reshape(-1)
     assert 0 <= fee_num < fee_den <= RATE_SCALE
-    return _round_ratio(amount_fen, np.int64(fee_num), np.int64(fee_den), rounding)
+    return _round_ratio(amount_fen, np.int64(fee_num), np.int64(fee_den), rounding.unit_fen, rounding.mode)
 
 
 def _due_dates(starts: np.ndarray, frequency: Frequency, numbers: np.ndarray) -> np.ndarray:
     """daycount.due_date vectorised: counted from the start each time, clamped at month end.
 
     ``numbers`` broadcasts against the loans along the last axis: (periods, 1) or (1, loans).
+    Month arithmetic is on integer month indices with a small table of first days, because
+    converting every cell between datetime64 units is the slow part.
     """
-    start = starts[None, :]
+    start_day = starts.view(np.int64)[None, :]  # days since 1970-01-01
     if frequency.unit == "day":
-        return start + frequency.step * numbers
-    month = start.astype("datetime64[M]")
-    day_index = (start - month.astype("datetime64[D]")).astype(np.int64)
-    target = month + frequency.step * numbers
-    first = target.astype("datetime64[D]")
-    length = ((target + 1).astype("datetime64[D]") - first).astype(np.int64)
-    return first + np.minimum(day_index, length - 1)
+        return (start_day + frequency.step * numbers).view("datetime64[D]")
+    start_month = starts.astype("datetime64[M]").view(np.int64)[None, :]  # months since 1970-01
+    target = start_month + frequency.step * numbers
+    low = min(int(start_month.min()), int(target.min())) if target.size else 0
+    high = max(int(start_month.max()), int(target.max())) if target.size else 0
+    first_day = np.arange(low, high + 2).astype("datetime64[M]").astype("datetime64[D]").view(np.int64)
+    day_index = start_day - first_day[start_month - low]  # 0-based day of the month
+    first = first_day[target - low]
+    length = first_day[target - low + 1] - first
+    return (first + np.minimum(day_index, length - 1)).view("datetime64[D]")
 
 
 def _year_fraction(begin: np.ndarray, end: np.ndarray, conventions: Conventions, periods: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -483,8 +482,8 @@ def _as_decimal(value: object, i: int) -> Decimal:
             return value
         if isinstance(value, float):
             return Decimal(repr(value))
-        if isinstance(value, (int, str)) and not isinstance(value, bool):
-            return Decimal(value)
+        if isinstance(value, (int, np.integer, str)) and not isinstance(value, bool):
+            return Decimal(str(value) if isinstance(value, np.integer) else value)
     except InvalidOperation:
         pass
     raise InvalidInput.one(f"annual_rate[{i}]", f"not a number: {value!r}")
@@ -504,11 +503,15 @@ def _as_periods(periods: np.ndarray | Sequence[int] | int, loans: int) -> np.nda
 def _as_dates(start: date | np.ndarray | Sequence[date], loans: int) -> np.ndarray:
     if isinstance(start, date):
         return np.full(loans, np.datetime64(start, "D"))
-    starts = np.asarray(start, dtype="datetime64[D]")
+    starts = np.array(start, dtype="datetime64[D]")  # a copy: the batch freezes its arrays
     if starts.ndim == 0:
         return np.full(loans, starts)
     if starts.shape != (loans,):
         raise InvalidInput.one("start", f"needs one date or one per loan: shape {starts.shape} for {loans} loans")
+    if np.isnat(starts).any():
+        found = Collector()
+        _add_per_loan(found, "start", np.isnat(starts), "must be a date")
+        found.raise_if_any()
     return starts
 
 
@@ -563,7 +566,8 @@ def _rate_ratios(rates: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
     """
     loans = rates.shape[0]
     try:  # fast path: every rate finite and its ratio within int64
-        pairs = np.array([r.as_integer_ratio() for r in rates.tolist()], dtype=np.int64).reshape(loans, 2)
+        flat = itertools.chain.from_iterable(r.as_integer_ratio() for r in rates.tolist())
+        pairs = np.fromiter(flat, dtype=np.int64, count=2 * loans).reshape(loans, 2)
         valid = (pairs[:, 0] >= 0) & (pairs[:, 0] <= pairs[:, 1])
     except (ValueError, OverflowError):  # NaN or infinity, or a denominator past int64
         pairs = np.tile(np.array([0, 1], np.int64), (loans, 1))

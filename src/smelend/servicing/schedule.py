@@ -87,16 +87,24 @@ def build_schedule(terms: LoanTerms) -> Schedule:
     >>> s.installments[0].payment_fen, s.total_interest_fen
     (866190, 394275)
     """
-    terms.validate()
+    installments = build_installments(terms)
     if terms.method is Method.BULLET:
-        installments = (_bullet_installment(terms),)
         payments_by_period = [0] * (terms.periods - 1) + [installments[0].payment_fen]
     else:
-        installments = tuple(_periodic_installments(terms))
         payments_by_period = [i.payment_fen for i in installments]
-    _assert_invariants(terms, installments)
     apr, effective = annualised_rates(terms.principal_fen, payments_by_period, periods_per_year(terms.conventions.frequency))
     return Schedule(terms, installments, apr, effective)
+
+
+def build_installments(terms: LoanTerms) -> tuple[Installment, ...]:
+    """The installments alone, without the APR: what servicing and the batch path's fallback need."""
+    terms.validate()
+    if terms.method is Method.BULLET:
+        installments: tuple[Installment, ...] = (_bullet_installment(terms),)
+    else:
+        installments = tuple(_periodic_installments(terms))
+    _assert_invariants(terms, installments)
+    return installments
 
 
 def interest_fen(balance_fen: int, annual_rate: Decimal, fraction: Ratio, conventions: Conventions) -> int:
