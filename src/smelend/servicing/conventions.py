@@ -13,7 +13,7 @@ from decimal import Decimal
 from enum import Enum
 
 from smelend.errors import Collector, InvalidInput
-from smelend.money import Rounding
+from smelend.money import Rounding, RoundingMode
 
 MAX_PERIODS = 600
 MAX_MULTIPLE = 1_000_000
@@ -130,3 +130,39 @@ class Conventions:
         if method is Method.REVOLVING and self.interest_calc is not InterestCalc.DAILY:
             found.add("interest_calc", "revolving credit accrues interest daily: use --interest-calc daily")
         return found
+
+
+def conventions_to_settings(conventions: Conventions) -> dict[str, object]:
+    """Conventions as plain settings (JSON-ready), named as the schedule command's flags are."""
+    return {
+        "interest_calc": conventions.interest_calc.value,
+        "days_in_year": conventions.days_in_year.value,
+        "days_in_month": conventions.days_in_month.value,
+        "frequency": str(conventions.frequency),
+        "rounding": conventions.rounding.mode.value,
+        "decimals": conventions.rounding.decimals,
+        "amount_multiple": conventions.rounding.multiple,
+        "installment_multiple_fen": conventions.installment_multiple_fen,
+        "grace_principal": conventions.grace_principal,
+        "monthly_fee_rate": str(conventions.monthly_fee_rate),
+    }
+
+
+def conventions_from_settings(settings: dict[str, object]) -> Conventions:
+    """The inverse of :func:`conventions_to_settings`.
+
+    >>> c = Conventions(interest_calc=InterestCalc.DAILY, frequency=Frequency.parse("weekly"))
+    >>> conventions_from_settings(conventions_to_settings(c)) == c
+    True
+    """
+    multiple = settings["installment_multiple_fen"]
+    return Conventions(
+        interest_calc=InterestCalc(settings["interest_calc"]),
+        days_in_year=DaysInYear(settings["days_in_year"]),
+        days_in_month=DaysInMonth(settings["days_in_month"]),
+        frequency=Frequency.parse(str(settings["frequency"])),
+        rounding=Rounding(RoundingMode(settings["rounding"]), int(str(settings["decimals"])), int(str(settings["amount_multiple"]))),
+        installment_multiple_fen=None if multiple is None else int(str(multiple)),
+        grace_principal=int(str(settings["grace_principal"])),
+        monthly_fee_rate=Decimal(str(settings["monthly_fee_rate"])),
+    )

@@ -52,7 +52,7 @@ class Enterprise:
     id: int
     uscc: str
     name: str
-    owner_person_id: int
+    owner_person_id: int | None
     created_at: datetime
 
 
@@ -120,8 +120,8 @@ def count_persons(conn: Connection) -> int:
 # --- enterprises --------------------------------------------------------------------------------------
 
 
-def add_enterprise(conn: Connection, uscc: str, name: str, owner_person_id: int) -> int:
-    """Register an enterprise owned by an existing person; returns the new id. USCCs are unique."""
+def add_enterprise(conn: Connection, uscc: str, name: str, owner_person_id: int | None) -> int:
+    """Register an enterprise (owned by an existing person, or owner not yet known); returns the new id. USCCs are unique."""
     clean_uscc, clean_name = _enterprise_input(conn, uscc, name, owner_person_id)
     if find_enterprise_by_uscc(conn, clean_uscc) is not None:
         raise InvalidInput.one("uscc", "already registered")
@@ -134,7 +134,7 @@ def add_enterprise(conn: Connection, uscc: str, name: str, owner_person_id: int)
     return int(new_id)
 
 
-def get_or_create_enterprise(conn: Connection, uscc: str, name: str, owner_person_id: int) -> tuple[int, bool]:
+def get_or_create_enterprise(conn: Connection, uscc: str, name: str, owner_person_id: int | None) -> tuple[int, bool]:
     """``(id, created)``: the enterprise with this USCC, registered now if it was not.
 
     An existing enterprise keeps its stored name; one registered to a different owner is refused rather
@@ -144,7 +144,7 @@ def get_or_create_enterprise(conn: Connection, uscc: str, name: str, owner_perso
     existing = find_enterprise_by_uscc(conn, clean_uscc)
     if existing is None:
         return add_enterprise(conn, uscc, name, owner_person_id), True
-    if existing.owner_person_id != owner_person_id:
+    if owner_person_id is not None and existing.owner_person_id not in (None, owner_person_id):
         raise InvalidInput.one("uscc", "already registered to another owner")
     return existing.id, False
 
@@ -169,11 +169,13 @@ def count_enterprises(conn: Connection) -> int:
 # --- helpers ------------------------------------------------------------------------------------------
 
 
-def _enterprise_input(conn: Connection, uscc: str, name: str, owner_person_id: int) -> tuple[str, str]:
+def _enterprise_input(conn: Connection, uscc: str, name: str, owner_person_id: int | None) -> tuple[str, str]:
     errors = Collector()
     clean_uscc = _checked(errors, lambda: uscc_ids.validate(uscc, field="uscc"))
     clean_name = _name(errors, "name", name, ENTERPRISE_NAME_MAX_CHARS)
-    if isinstance(owner_person_id, bool) or not isinstance(owner_person_id, int):
+    if owner_person_id is None:
+        pass  # the operator's path: the owner is recorded at origination
+    elif isinstance(owner_person_id, bool) or not isinstance(owner_person_id, int):
         errors.add("owner_person_id", "must be a person id")
     elif conn.scalar(select(persons.c.id).where(persons.c.id == owner_person_id)) is None:
         errors.add("owner_person_id", f"no person with id {owner_person_id}")

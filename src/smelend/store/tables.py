@@ -7,7 +7,7 @@ up; money columns are BIGINT fen; timestamps are set by the database, in UTC.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, func
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Column, Date, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, false, func
 
 from smelend.store.pii import EncryptedText
 
@@ -49,7 +49,7 @@ enterprises = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("uscc", Text, nullable=False, unique=True),  # public registration data: stored plain
     Column("name", Text, nullable=False),
-    Column("owner_person_id", Integer, ForeignKey(persons.c.id), nullable=False, index=True),
+    Column("owner_person_id", Integer, ForeignKey(persons.c.id), nullable=True, index=True),  # unknown on the operator path
     _created_at(),
 )
 
@@ -57,3 +57,186 @@ enterprises = Table(
 def encrypted_columns(table: Table) -> list[Column[object]]:
     """The PII columns of ``table`` (what re-encryption rewrites)."""
     return [column for column in table.columns if isinstance(column.type, EncryptedText)]
+
+
+# --- ledger (append-only: migration 0002 adds triggers refusing UPDATE and DELETE) ---------------------
+
+LEDGER_KEY_MAX_CHARS = 200  # = smelend.ledger.entries.MAX_KEY_CHARS
+LEDGER_KIND_MAX_CHARS = 40
+ACCOUNT_MAX_CHARS = 40
+
+journal_entries = Table(
+    "journal_entries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("idempotency_key", String(LEDGER_KEY_MAX_CHARS), nullable=False, unique=True),
+    Column("business_date", Date, nullable=False),
+    Column("kind", String(LEDGER_KIND_MAX_CHARS), nullable=False),
+    Column("loan_id", Integer, nullable=True, index=True),  # no FK yet: loans arrive in a later migration
+    Column("line_id", Integer, nullable=True),
+    _created_at(),
+)
+
+postings = Table(
+    "postings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("entry_id", Integer, ForeignKey(journal_entries.c.id), nullable=False, index=True),
+    Column("account", String(ACCOUNT_MAX_CHARS), nullable=False, index=True),
+    Column("amount_fen", BigInteger, nullable=False),  # signed: debit > 0, credit < 0
+    Column("loan_id", Integer, nullable=True, index=True),  # copied from the entry: per-loan sums without a join
+    CheckConstraint("amount_fen <> 0", name="amount_nonzero"),
+)
+
+account_balances = Table(
+    "account_balances",
+    metadata,
+    Column("account", String(ACCOUNT_MAX_CHARS), primary_key=True),
+    Column("balance_fen", BigInteger, nullable=False, server_default="0"),  # debit-positive
+    Column("postings_count", BigInteger, nullable=False, server_default="0"),
+)
+
+# --- the simulated bank core's own book (another system's records, reconciled against the ledger) -----
+
+INSTRUCTION_ID_MAX_CHARS = 200
+TRANSFER_KIND_MAX_CHARS = 20
+TRANSFER_REASON_MAX_CHARS = 200
+
+bank_core_transfers = Table(
+    "bank_core_transfers",
+    metadata,
+    Column("instruction_id", String(INSTRUCTION_ID_MAX_CHARS), primary_key=True),
+    Column("kind", String(TRANSFER_KIND_MAX_CHARS), nullable=False),
+    Column("loan_id", Integer, nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("business_date", Date, nullable=False, index=True),
+    Column("status", String(10), nullable=False),
+    Column("reason", String(TRANSFER_REASON_MAX_CHARS), nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint("amount_fen > 0", name="amount_positive"),
+    CheckConstraint("status IN ('settled', 'failed')", name="status_known"),
+)
+
+
+# --- the business day, credit lines and loans (the loan book: the ledger's sub-ledger) ---------------
+
+PRODUCT_ID_MAX_CHARS = 40
+STATUS_MAX_CHARS = 16
+RATE_TEXT_MAX_CHARS = 24  # a Decimal annual rate as text: exact, on every backend
+
+business_day = Table(
+    "business_day",
+    metadata,
+    Column("id", Integer, primary_key=True),  # always 1: one calendar per database
+    Column("business_date", Date, nullable=False),  # the open day: operations dated before it are refused
+    Column("last_closed", Date, nullable=True),  # the last day close of business finished
+    CheckConstraint("id = 1", name="single_row"),
+)
+
+credit_lines = Table(
+    "credit_lines",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("enterprise_id", Integer, ForeignKey(enterprises.c.id), nullable=False, index=True),
+    Column("product_id", String(PRODUCT_ID_MAX_CHARS), nullable=False),
+    Column("limit_fen", BigInteger, nullable=False),
+    Column("used_fen", BigInteger, nullable=False, server_default="0"),
+    Column("annual_rate", String(RATE_TEXT_MAX_CHARS), nullable=False),
+    Column("start_date", Date, nullable=False),
+    Column("end_date", Date, nullable=False),
+    Column("status", String(STATUS_MAX_CHARS), nullable=False),
+    Column("version", Integer, nullable=False, server_default="1"),
+    _created_at(),
+    CheckConstraint("limit_fen > 0", name="limit_positive"),
+    CheckConstraint("used_fen >= 0 AND used_fen <= limit_fen", name="used_within_limit"),
+    CheckConstraint("status IN ('active', 'frozen', 'expired')", name="status_known"),
+    CheckConstraint("start_date < end_date", name="dates_ordered"),
+)
+
+loans = Table(
+    "loans",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("line_id", Integer, ForeignKey(credit_lines.c.id), nullable=False, index=True),
+    Column("status", String(STATUS_MAX_CHARS), nullable=False, index=True),
+    Column("method", String(24), nullable=False),
+    Column("term", Integer, nullable=False),
+    Column("principal_fen", BigInteger, nullable=False),
+    Column("annual_rate", String(RATE_TEXT_MAX_CHARS), nullable=False),
+    Column("penalty_rate", String(RATE_TEXT_MAX_CHARS), nullable=False),
+    Column("compound_overdue_interest", Boolean, nullable=False),
+    Column("grace_days", Integer, nullable=False),
+    Column("prepayment", String(24), nullable=False),
+    Column("conventions", Text, nullable=False),  # JSON, as the schedule calculator's flags name them
+    Column("start_date", Date, nullable=False),
+    Column("auto_debit", Boolean, nullable=False, server_default=false()),
+    Column("closed_through", Date, nullable=True),
+    Column("principal_outstanding_fen", BigInteger, nullable=False),
+    Column("interest_receivable_fen", BigInteger, nullable=False, server_default="0"),
+    Column("suspended_interest_fen", BigInteger, nullable=False, server_default="0"),
+    Column("penalty_receivable_fen", BigInteger, nullable=False, server_default="0"),
+    Column("suspended_penalty_fen", BigInteger, nullable=False, server_default="0"),
+    Column("interest_carry", BigInteger, nullable=False, server_default="0"),
+    Column("penalty_carry", BigInteger, nullable=False, server_default="0"),
+    Column("days_past_due", Integer, nullable=False, server_default="0"),
+    Column("category", String(STATUS_MAX_CHARS), nullable=False, server_default="pass"),
+    Column("flags", Text, nullable=False),  # comma-separated classification flags
+    Column("provision_fen", BigInteger, nullable=False, server_default="0"),
+    Column("credit_balance_fen", BigInteger, nullable=False, server_default="0"),
+    Column("written_off_fen", BigInteger, nullable=False, server_default="0"),
+    Column("version", Integer, nullable=False, server_default="1"),
+    _created_at(),
+    CheckConstraint("principal_fen > 0", name="principal_positive"),
+    CheckConstraint("principal_outstanding_fen >= 0 AND principal_outstanding_fen <= principal_fen", name="outstanding_within_principal"),
+    CheckConstraint("credit_balance_fen >= 0", name="credit_balance_nonnegative"),
+)
+
+installments = Table(
+    "installments",
+    metadata,
+    Column("loan_id", Integer, ForeignKey(loans.c.id), primary_key=True),
+    Column("number", Integer, primary_key=True),
+    Column("period_start", Date, nullable=False),
+    Column("due_date", Date, nullable=False, index=True),
+    Column("principal_fen", BigInteger, nullable=False),
+    Column("interest_fen", BigInteger, nullable=False),
+    Column("fee_fen", BigInteger, nullable=False),
+    Column("accrued_interest_fen", BigInteger, nullable=False),
+    Column("paid_principal_fen", BigInteger, nullable=False),
+    Column("paid_interest_fen", BigInteger, nullable=False),
+    Column("paid_fee_fen", BigInteger, nullable=False),
+    Column("accrual_start", Date, nullable=True),
+    Column("accrued_at_start_fen", BigInteger, nullable=False),
+    CheckConstraint("paid_principal_fen >= 0 AND paid_principal_fen <= principal_fen", name="principal_paid_within"),
+)
+
+repayments = Table(
+    "repayments",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("loan_id", Integer, ForeignKey(loans.c.id), nullable=False, index=True),
+    Column("instruction_id", String(INSTRUCTION_ID_MAX_CHARS), nullable=False, unique=True),
+    Column("business_date", Date, nullable=False),
+    Column("channel", String(STATUS_MAX_CHARS), nullable=False),  # paid-in, auto-debit
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("penalty_fen", BigInteger, nullable=False),
+    Column("interest_fen", BigInteger, nullable=False),
+    Column("fee_fen", BigInteger, nullable=False),
+    Column("principal_fen", BigInteger, nullable=False),
+    Column("credit_balance_fen", BigInteger, nullable=False),
+    Column("recovery_fen", BigInteger, nullable=False),
+    _created_at(),
+    CheckConstraint("amount_fen > 0", name="amount_positive"),
+    CheckConstraint("amount_fen = penalty_fen + interest_fen + fee_fen + principal_fen + credit_balance_fen + recovery_fen", name="parts_sum"),
+)
+
+cob_runs = Table(
+    "cob_runs",
+    metadata,
+    Column("business_date", Date, primary_key=True),
+    Column("loans_closed", Integer, nullable=False),
+    Column("accrued_interest_fen", BigInteger, nullable=False),
+    Column("accrued_penalty_fen", BigInteger, nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False, server_default=func.current_timestamp()),
+)

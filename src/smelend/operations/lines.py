@@ -1,0 +1,169 @@
+"""Credit lines and draws: the operator opens a line, the borrower draws on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from dateutil.relativedelta import relativedelta
+
+from smelend.errors import Collector, InvalidInput
+from smelend.operations.calendar import refuse_if_past, start_calendar_if_new
+from smelend.operations.context import DISBURSEMENT_ATTEMPTS, Book
+from smelend.products import Product
+from smelend.servicing import lifecycle
+from smelend.servicing.conventions import Method
+from smelend.servicing.credit_line import CreditLine, LineStatus
+from smelend.servicing.loan import LoanState, LoanTermsOnFile, PrepaymentEffect, new_loan
+from smelend.servicing.payments import PaymentFailed, Transfer, with_retries
+from smelend.servicing.schedule import LoanTerms
+from smelend.store import get_or_create_enterprise
+from smelend.store.lending import get_line, insert_line, insert_loan, load_loan, release, reserve, save_loan, set_line_status
+from smelend.store.ledger import post_entry
+
+DEFAULT_VALIDITY_MONTHS = 12
+
+
+class DisbursementFailed(RuntimeError):
+    """The bank core refused the disbursement after every retry; the draw was cancelled, nothing posted."""
+
+
+def bring_to(book: Book, day: date) -> None:
+    """Close every business day before ``day`` so an operation on ``day`` sees an up-to-date book."""
+    from smelend.operations.cob import close_business
+
+    with book.engine.begin() as conn:
+        refuse_if_past(conn, day)
+        start_calendar_if_new(conn, day)
+    close_business(book, day - timedelta(days=1))
+
+
+def open_line(book: Book, uscc: str, product_id: str, limit_fen: int, annual_rate: Decimal, start: date, end: date | None = None, name: str | None = None) -> CreditLine:
+    """The operator's path (no decision): the enterprise is registered if new."""
+    found = Collector()
+    if product_id not in book.catalogue:
+        found.add("product", f"no such product {product_id!r} (known: {', '.join(book.catalogue)})")
+    if limit_fen <= 0:
+        found.add("limit", "must be greater than zero")
+    end = end or start + relativedelta(months=DEFAULT_VALIDITY_MONTHS)
+    if end <= start:
+        found.add("end", "must be after the start date")
+    found.raise_if_any()
+    with book.engine.connect() as conn:
+        refuse_if_past(conn, start, "start")
+    from smelend.ids import uscc as uscc_ids
+
+    clean = uscc_ids.validate(uscc, "uscc")
+    bring_to(book, start)
+    with book.engine.begin() as conn:
+        enterprise_id, _ = get_or_create_enterprise(conn, clean, name or f"enterprise {clean}", None)
+        line_id = insert_line(conn, enterprise_id, product_id, limit_fen, annual_rate, start, end)
+        return get_line(conn, line_id)
+
+
+def show_line(book: Book, line_id: int) -> CreditLine:
+    with book.engine.connect() as conn:
+        return get_line(conn, line_id)
+
+
+def freeze(book: Book, line_id: int, frozen: bool) -> CreditLine:
+    with book.engine.begin() as conn:
+        if frozen:
+            return set_line_status(conn, line_id, LineStatus.FROZEN, [LineStatus.ACTIVE])
+        return set_line_status(conn, line_id, LineStatus.ACTIVE, [LineStatus.FROZEN])
+
+
+@dataclass(frozen=True)
+class DrawRequest:
+    line_id: int
+    amount_fen: int
+    method: Method
+    term: int
+    day: date
+    auto_debit: bool = False
+
+
+def contract_for(product: Product, line: CreditLine, request: DrawRequest) -> LoanTermsOnFile:
+    """The draw's contract: the line's rate, the product's conventions, penalty and prepayment rules."""
+    terms_allowed = product.repayment_methods.get(request.method)
+    if terms_allowed is None:
+        raise InvalidInput.one("method", f"{request.method.value} is not offered by {product.id} (offered: {', '.join(m.value for m in product.repayment_methods)})")
+    if not terms_allowed.allows(request.term):
+        raise InvalidInput.one("term", f"{product.id} allows {request.method.value} draws of {terms_allowed.min_term} to {terms_allowed.max_term} periods")
+    terms = LoanTerms(request.amount_fen, line.annual_rate, request.term, request.method, request.day, product.conventions_for(request.method))
+    return LoanTermsOnFile(
+        terms,
+        penalty_rate=line.annual_rate * product.penalty.rate_multiplier,
+        compound_overdue_interest=product.penalty.compound_overdue_interest,
+        grace_days=product.penalty.grace_days,
+        prepayment=PrepaymentEffect(product.prepayment.value),
+    )
+
+
+def draw(book: Book, request: DrawRequest) -> LoanState:
+    """Reserve the line, record the loan pending, disburse through the bank core, then activate and post.
+
+    A draw the line cannot take is refused before anything is written. A disbursement the bank core
+    refuses after :data:`DISBURSEMENT_ATTEMPTS` tries cancels the loan and gives the line back.
+    """
+    with book.engine.connect() as conn:
+        refuse_if_past(conn, request.day)
+        line = get_line(conn, request.line_id)
+    line.refuse_draw(request.amount_fen, request.day)
+    contract = contract_for(book.catalogue[line.product_id], line, request)
+    new_loan(0, line.id, contract)  # validates the terms before anything is written
+    bring_to(book, request.day)
+    with book.engine.begin() as conn:
+        line = get_line(conn, request.line_id, for_update=True)
+        line.refuse_draw(request.amount_fen, request.day)
+        reserve(conn, line.id, request.amount_fen)
+        state = insert_loan(conn, new_loan(0, line.id, contract), request.auto_debit)
+    transfer = Transfer(f"disburse:{state.id}", "disbursement", state.id, request.amount_fen, request.day, f"line:{line.id}")
+    try:
+        with_retries(lambda: book.gateway.disburse(transfer), DISBURSEMENT_ATTEMPTS)
+    except PaymentFailed as failure:
+        with book.engine.begin() as conn:
+            stored = load_loan(conn, state.id, for_update=True)
+            save_loan(conn, stored, lifecycle.cancel(stored.state))
+            release(conn, line.id, request.amount_fen)
+        raise DisbursementFailed(f"disbursement of loan {state.id} failed: {failure}") from None
+    return confirm_disbursement(book, state.id)
+
+
+def confirm_disbursement(book: Book, loan_id: int) -> LoanState:
+    """The bank core settled the disbursement: activate the loan and post it (idempotent)."""
+    with book.engine.begin() as conn:
+        stored = load_loan(conn, loan_id)
+        get_line(conn, stored.state.line_id, for_update=True)
+        stored = load_loan(conn, loan_id, for_update=True)
+        if stored.state.status is not stored.state.status.PENDING:
+            return stored.state
+        state, entry = lifecycle.activate(stored.state, stored.state.terms.start)
+        save_loan(conn, stored, state)
+        post_entry(conn, entry)
+        return state
+
+
+def recover_pending(book: Book) -> int:
+    """Finish draws a crash left pending: settled at the bank core -> activate; else retry or cancel."""
+    from sqlalchemy import select
+
+    from smelend.store.tables import loans
+
+    with book.engine.connect() as conn:
+        pending = list(conn.execute(select(loans.c.id).where(loans.c.status == "pending").order_by(loans.c.id)).scalars())
+    for loan_id in pending:
+        with book.engine.connect() as conn:
+            state = load_loan(conn, loan_id).state
+        transfer = Transfer(f"disburse:{loan_id}", "disbursement", loan_id, state.terms.principal_fen, state.terms.start, f"line:{state.line_id}")
+        try:
+            with_retries(lambda: book.gateway.disburse(transfer), DISBURSEMENT_ATTEMPTS)
+        except PaymentFailed:
+            with book.engine.begin() as conn:
+                stored = load_loan(conn, loan_id, for_update=True)
+                save_loan(conn, stored, lifecycle.cancel(stored.state))
+                release(conn, stored.state.line_id, state.terms.principal_fen)
+            continue
+        confirm_disbursement(book, loan_id)
+    return len(pending)

@@ -1,0 +1,146 @@
+"""Repayments: money paid in, auto-debits on due dates (retried), payoff quotes, write-off."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+
+from sqlalchemy.engine import Connection
+
+from smelend.errors import InvalidInput
+from smelend.ledger.rules import Receipt
+from smelend.operations.calendar import refuse_if_past
+from smelend.operations.context import COLLECTION_ATTEMPTS, Book
+from smelend.servicing import lifecycle
+from smelend.servicing.credit_line import LineStatus
+from smelend.servicing.loan import LoanState, LoanStatus
+from smelend.servicing.payments import PaymentFailed, Transfer, with_retries
+from smelend.servicing.repayment import PayoffQuote, apply_payment, payoff_quote
+from smelend.store.ledger import post_entry
+from smelend.store.lending import (
+    auto_debit_loans_due,
+    get_line,
+    load_loan,
+    record_repayment,
+    release,
+    repayment_exists,
+    save_loan,
+    set_line_status,
+)
+
+
+def repay(book: Book, loan_id: int, amount_fen: int, day: date) -> tuple[LoanState, Receipt]:
+    """Money paid in by the borrower on ``day``: received through the bank core, then applied."""
+    from smelend.operations.lines import bring_to
+
+    with book.engine.begin() as conn:
+        refuse_if_past(conn, day)
+        state = load_loan(conn, loan_id).state
+        _refuse_repayment(state, amount_fen, day)
+    bring_to(book, day)
+    instruction = f"paid-in:{loan_id}:{day.isoformat()}:{secrets.token_hex(6)}"
+    transfer = Transfer(instruction, "paid_in", loan_id, amount_fen, day, f"loan:{loan_id}")
+    with_retries(lambda: book.gateway.receive(transfer), COLLECTION_ATTEMPTS)
+    with book.engine.begin() as conn:
+        return apply_receipt(book, conn, loan_id, amount_fen, day, instruction, "paid-in")
+
+
+def _refuse_repayment(state: LoanState, amount_fen: int, day: date) -> None:
+    if amount_fen <= 0:
+        raise InvalidInput.one("amount", "must be greater than zero")
+    if state.status in (LoanStatus.PENDING, LoanStatus.CANCELLED, LoanStatus.CLOSED):
+        raise InvalidInput.one("loan", f"is {state.status.value}: nothing to repay")
+    if day < state.terms.start:
+        raise InvalidInput.one("date", f"is before the loan started ({state.terms.start})")
+
+
+def apply_receipt(book: Book, conn: Connection, loan_id: int, amount_fen: int, day: date, instruction_id: str, channel: str) -> tuple[LoanState, Receipt]:
+    """Apply settled money to a loan in the caller's transaction (lock order: line, then loan)."""
+    line_id = load_loan(conn, loan_id).state.line_id
+    get_line(conn, line_id, for_update=True)
+    stored = load_loan(conn, loan_id, for_update=True)
+    was_written_off = stored.state.status is LoanStatus.WRITTEN_OFF
+    state, applied, entry = apply_payment(stored.state, amount_fen, day, f"repayment:{instruction_id}", book.allocation_order)
+    save_loan(conn, stored, state)
+    post_entry(conn, entry)
+    parts = {
+        "penalty_fen": applied.penalty_fen + applied.suspended_penalty_fen,
+        "interest_fen": applied.interest_fen + applied.suspended_interest_fen,
+        "fee_fen": applied.fee_fen,
+        "principal_fen": applied.principal_fen,
+        "credit_balance_fen": applied.credit_balance_fen,
+        "recovery_fen": applied.recovery_fen,
+    }
+    record_repayment(conn, loan_id, instruction_id, day, channel, amount_fen, parts)
+    if not was_written_off:
+        release(conn, line_id, applied.principal_fen)
+    return state, applied
+
+
+def collect_due(book: Book, day: date) -> int:
+    """Auto-debit what is due on or before ``day`` for loans that chose it; a failure is retried tomorrow."""
+    with book.engine.connect() as conn:
+        loan_ids = auto_debit_loans_due(conn, day)
+    collected = 0
+    for loan_id in loan_ids:
+        instruction = f"collect:{loan_id}:{day.isoformat()}"
+        with book.engine.connect() as conn:
+            if repayment_exists(conn, instruction):
+                continue
+            state = load_loan(conn, loan_id).state
+        owed = amount_due_fen(state, day)
+        if owed == 0:
+            continue
+        transfer = Transfer(instruction, "collection", loan_id, owed, day, f"loan:{loan_id}")
+        try:
+            with_retries(lambda: book.gateway.collect(transfer), COLLECTION_ATTEMPTS)
+        except PaymentFailed:
+            continue
+        with book.engine.begin() as conn:
+            apply_receipt(book, conn, loan_id, owed, day, instruction, "auto-debit")
+        collected += 1
+    return collected
+
+
+def amount_due_fen(state: LoanState, day: date) -> int:
+    """Everything due on or before ``day``: penalties, and installments' interest, fees and principal."""
+    due = [i for i in state.installments if i.due_date <= day]
+    return (
+        state.penalty_receivable_fen + state.suspended_penalty_fen
+        + sum(i.unpaid_interest_fen + i.unpaid_fee_fen + i.unpaid_principal_fen for i in due)
+    )
+
+
+def quote(book: Book, loan_id: int, day: date) -> PayoffQuote:
+    """The payoff amount on ``day``; a quote changes nothing (not even the business date)."""
+    with book.engine.connect() as conn:
+        refuse_if_past(conn, day)
+        state = load_loan(conn, loan_id).state
+    if state.status is not LoanStatus.ACTIVE:
+        raise InvalidInput.one("loan", f"is {state.status.value}: no payoff to quote")
+    if day < state.terms.start:
+        raise InvalidInput.one("date", f"is before the loan started ({state.terms.start})")
+    return payoff_quote(state, day, book.policy)
+
+
+def write_off(book: Book, loan_id: int, day: date) -> LoanState:
+    """Write the loan off against its provisions; its line is frozen and its principal released."""
+    from smelend.operations.lines import bring_to
+
+    with book.engine.connect() as conn:
+        refuse_if_past(conn, day)
+        state = load_loan(conn, loan_id).state
+    if state.status is not LoanStatus.ACTIVE:
+        raise InvalidInput.one("loan", f"is {state.status.value}: only an active loan can be written off")
+    bring_to(book, day)
+    with book.engine.begin() as conn:
+        line = get_line(conn, state.line_id, for_update=True)
+        stored = load_loan(conn, loan_id, for_update=True)
+        outstanding = stored.state.principal_outstanding_fen
+        written, entry = lifecycle.write_off(stored.state, day)
+        save_loan(conn, stored, written)
+        post_entry(conn, entry)
+        release(conn, line.id, outstanding)
+        if line.status is LineStatus.ACTIVE:
+            set_line_status(conn, line.id, LineStatus.FROZEN, [LineStatus.ACTIVE])
+    return written

@@ -1,0 +1,347 @@
+"""The loan book in the database: business day, credit lines, loans and their installments.
+
+Loans are read into :class:`~smelend.servicing.loan.LoanState` and written back with guarded
+updates: a loan row changes only if its version is the one that was read, and a line's used amount
+only if it stays within the limit, each checked by the row count. Every function works inside the
+caller's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy.engine import Connection
+
+from smelend.errors import InvalidInput
+from smelend.servicing.conventions import Method, conventions_from_settings, conventions_to_settings
+from smelend.servicing.credit_line import CreditLine, LineStatus
+from smelend.servicing.loan import LoanInstallment, LoanState, LoanStatus, LoanTermsOnFile, PrepaymentEffect
+from smelend.servicing.schedule import LoanTerms
+from smelend.store.tables import business_day, credit_lines, installments, loans, repayments
+
+
+class ConcurrentChange(RuntimeError):
+    """A guarded update matched no row: someone else changed it first. Retry the whole operation."""
+
+
+# --- business day ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BusinessDay:
+    business_date: date | None  # None until the first dated operation
+    last_closed: date | None
+
+
+def get_business_day(conn: Connection, for_update: bool = False) -> BusinessDay:
+    query = select(business_day.c.business_date, business_day.c.last_closed).where(business_day.c.id == 1)
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    return BusinessDay(row.business_date, row.last_closed) if row else BusinessDay(None, None)
+
+
+def set_business_day(conn: Connection, day: BusinessDay) -> None:
+    assert day.business_date is not None
+    assert day.last_closed is None or day.last_closed < day.business_date, day
+    current = get_business_day(conn)
+    if current.business_date is None:
+        conn.execute(insert(business_day).values(id=1, business_date=day.business_date, last_closed=day.last_closed))
+        return
+    assert day.business_date >= current.business_date, "the business date only moves forward"
+    done = conn.execute(
+        update(business_day)
+        .where(business_day.c.id == 1, business_day.c.business_date == current.business_date)
+        .values(business_date=day.business_date, last_closed=day.last_closed)
+    )
+    if done.rowcount != 1:
+        raise ConcurrentChange("business day")
+
+
+# --- credit lines ---------------------------------------------------------------------------------------
+
+
+def insert_line(conn: Connection, enterprise_id: int, product_id: str, limit_fen: int, annual_rate: Decimal, start: date, end: date) -> int:
+    result = conn.execute(
+        insert(credit_lines).values(
+            enterprise_id=enterprise_id, product_id=product_id, limit_fen=limit_fen, used_fen=0,
+            annual_rate=str(annual_rate), start_date=start, end_date=end, status=LineStatus.ACTIVE.value,
+        )
+    )
+    return int(result.inserted_primary_key[0])
+
+
+def get_line(conn: Connection, line_id: int, for_update: bool = False) -> CreditLine:
+    query = select(credit_lines).where(credit_lines.c.id == line_id)
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        raise InvalidInput.one("line", f"no credit line with id {line_id}")
+    return CreditLine(row["id"], row["enterprise_id"], row["product_id"], row["limit_fen"], row["used_fen"], Decimal(row["annual_rate"]), row["start_date"], row["end_date"], LineStatus(row["status"]))
+
+
+def reserve(conn: Connection, line_id: int, amount_fen: int) -> None:
+    """Add to used only if the line is active and stays within its limit; otherwise say why."""
+    done = conn.execute(
+        update(credit_lines)
+        .where(
+            credit_lines.c.id == line_id,
+            credit_lines.c.status == LineStatus.ACTIVE.value,
+            credit_lines.c.used_fen + amount_fen <= credit_lines.c.limit_fen,
+        )
+        .values(used_fen=credit_lines.c.used_fen + amount_fen, version=credit_lines.c.version + 1)
+    )
+    if done.rowcount != 1:
+        line = get_line(conn, line_id)
+        line.refuse_draw(amount_fen, line.start)
+        raise ConcurrentChange(f"line {line_id}")
+
+
+def release(conn: Connection, line_id: int, amount_fen: int) -> None:
+    """Give principal back to the line (repaid, or a draw that never went out)."""
+    if amount_fen == 0:
+        return
+    done = conn.execute(
+        update(credit_lines)
+        .where(credit_lines.c.id == line_id, credit_lines.c.used_fen >= amount_fen)
+        .values(used_fen=credit_lines.c.used_fen - amount_fen, version=credit_lines.c.version + 1)
+    )
+    assert done.rowcount == 1, f"line {line_id} would go below zero used"
+
+
+def set_line_status(conn: Connection, line_id: int, status: LineStatus, allowed_from: Iterable[LineStatus]) -> CreditLine:
+    done = conn.execute(
+        update(credit_lines)
+        .where(credit_lines.c.id == line_id, credit_lines.c.status.in_([s.value for s in allowed_from]))
+        .values(status=status.value, version=credit_lines.c.version + 1)
+    )
+    line = get_line(conn, line_id)
+    if done.rowcount != 1:
+        raise InvalidInput.one("line", f"is {line.status.value}: cannot become {status.value}")
+    return line
+
+
+def expire_lines(conn: Connection, closed_day: date) -> int:
+    """Lines whose validity ended with ``closed_day`` expire; their loans run on."""
+    done = conn.execute(
+        update(credit_lines)
+        .where(credit_lines.c.end_date <= closed_day, credit_lines.c.status != LineStatus.EXPIRED.value)
+        .values(status=LineStatus.EXPIRED.value, version=credit_lines.c.version + 1)
+    )
+    return int(done.rowcount)
+
+
+# --- loans ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredLoan:
+    state: LoanState
+    version: int
+    auto_debit: bool
+
+
+def insert_loan(conn: Connection, state: LoanState, auto_debit: bool = False) -> LoanState:
+    """Store a new loan and its installments; returns the state with its database id."""
+    terms = state.terms
+    contract = state.contract
+    result = conn.execute(
+        insert(loans).values(
+            line_id=state.line_id, status=state.status.value, method=terms.method.value, term=terms.periods,
+            principal_fen=terms.principal_fen, annual_rate=str(terms.annual_rate), penalty_rate=str(contract.penalty_rate),
+            compound_overdue_interest=contract.compound_overdue_interest, grace_days=contract.grace_days,
+            prepayment=contract.prepayment.value, conventions=json.dumps(conventions_to_settings(terms.conventions), sort_keys=True),
+            start_date=terms.start, auto_debit=auto_debit, principal_outstanding_fen=state.principal_outstanding_fen, flags=",".join(sorted(state.flags)),
+        )
+    )
+    loan_id = int(result.inserted_primary_key[0])
+    state = _with_id(state, loan_id)
+    conn.execute(insert(installments), [_installment_row(loan_id, i) for i in state.installments])
+    return state
+
+
+def _with_id(state: LoanState, loan_id: int) -> LoanState:
+    from dataclasses import replace
+
+    return replace(state, id=loan_id)
+
+
+def load_loan(conn: Connection, loan_id: int, for_update: bool = False) -> StoredLoan:
+    query = select(loans).where(loans.c.id == loan_id)
+    if for_update and conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        raise InvalidInput.one("loan", f"no loan with id {loan_id}")
+    rows = conn.execute(select(installments).where(installments.c.loan_id == loan_id).order_by(installments.c.number)).mappings().all()
+    return StoredLoan(_state(row, rows), row["version"], row["auto_debit"])
+
+
+def load_loans(conn: Connection, loan_ids: list[int]) -> list[StoredLoan]:
+    """Many loans in two queries (close of business reads the book in chunks)."""
+    if not loan_ids:
+        return []
+    rows = conn.execute(select(loans).where(loans.c.id.in_(loan_ids)).order_by(loans.c.id)).mappings().all()
+    by_loan: dict[int, list] = {i: [] for i in loan_ids}
+    for inst in conn.execute(select(installments).where(installments.c.loan_id.in_(loan_ids)).order_by(installments.c.loan_id, installments.c.number)).mappings():
+        by_loan[inst["loan_id"]].append(inst)
+    return [StoredLoan(_state(row, by_loan[row["id"]]), row["version"], row["auto_debit"]) for row in rows]
+
+
+def save_loan(conn: Connection, stored: StoredLoan, state: LoanState) -> StoredLoan:
+    """Write ``state`` over ``stored`` if nobody changed the loan meanwhile (version guard)."""
+    assert state.id == stored.state.id
+    done = conn.execute(
+        update(loans)
+        .where(loans.c.id == state.id, loans.c.version == stored.version)
+        .values(**_loan_values(state), version=stored.version + 1)
+    )
+    if done.rowcount != 1:
+        raise ConcurrentChange(f"loan {state.id}")
+    if state.installments != stored.state.installments:
+        _save_installments(conn, state, stored.state)
+    return StoredLoan(state, stored.version + 1, stored.auto_debit)
+
+
+def _save_installments(conn: Connection, state: LoanState, before: LoanState) -> None:
+    old = {i.number: i for i in before.installments}
+    new = {i.number: i for i in state.installments}
+    gone = [n for n in old if n not in new]
+    if gone:
+        conn.execute(delete(installments).where(installments.c.loan_id == state.id, installments.c.number.in_(gone)))
+    for number, installment in new.items():
+        if number not in old:
+            conn.execute(insert(installments).values(**_installment_row(state.id, installment)))
+        elif old[number] != installment:
+            values = _installment_row(state.id, installment)
+            conn.execute(update(installments).where(and_(installments.c.loan_id == state.id, installments.c.number == number)).values(**values))
+
+
+def active_loan_ids(conn: Connection, not_closed_through: date, limit: int, after_id: int = 0) -> list[int]:
+    """Active loans close of business still has to close for ``not_closed_through`` (keyset-paged)."""
+    query = (
+        select(loans.c.id)
+        .where(
+            loans.c.status == LoanStatus.ACTIVE.value,
+            loans.c.id > after_id,
+            (loans.c.closed_through.is_(None)) | (loans.c.closed_through < not_closed_through),
+        )
+        .order_by(loans.c.id)
+        .limit(limit)
+    )
+    return list(conn.execute(query).scalars())
+
+
+def auto_debit_loans_due(conn: Connection, day: date) -> list[int]:
+    """Auto-debit loans with something due on or before ``day`` and unpaid."""
+    query = (
+        select(loans.c.id)
+        .join(installments, installments.c.loan_id == loans.c.id)
+        .where(
+            loans.c.status == LoanStatus.ACTIVE.value,
+            loans.c.auto_debit.is_(True),
+            installments.c.due_date <= day,
+            (installments.c.paid_principal_fen < installments.c.principal_fen) | (installments.c.paid_interest_fen < installments.c.interest_fen),
+        )
+        .group_by(loans.c.id)
+        .order_by(loans.c.id)
+    )
+    return list(conn.execute(query).scalars())
+
+
+def loans_of_line(conn: Connection, line_id: int) -> list[int]:
+    return list(conn.execute(select(loans.c.id).where(loans.c.line_id == line_id).order_by(loans.c.id)).scalars())
+
+
+def book_totals(conn: Connection) -> dict[str, int]:
+    """Sums over the loan book, compared with the ledger by reconciliation."""
+    row = conn.execute(
+        select(
+            func.coalesce(func.sum(loans.c.principal_outstanding_fen), 0).label("principal"),
+            func.coalesce(func.sum(loans.c.interest_receivable_fen), 0).label("interest"),
+            func.coalesce(func.sum(loans.c.penalty_receivable_fen), 0).label("penalty"),
+            func.coalesce(func.sum(loans.c.provision_fen), 0).label("provision"),
+            func.coalesce(func.sum(loans.c.credit_balance_fen), 0).label("credit"),
+        ).where(loans.c.status.in_([LoanStatus.ACTIVE.value, LoanStatus.CLOSED.value]))
+    ).one()
+    return {k: int(v) for k, v in row._mapping.items()}
+
+
+def record_repayment(conn: Connection, loan_id: int, instruction_id: str, day: date, channel: str, amount_fen: int, parts: dict[str, int]) -> int:
+    result = conn.execute(insert(repayments).values(loan_id=loan_id, instruction_id=instruction_id, business_date=day, channel=channel, amount_fen=amount_fen, **parts))
+    return int(result.inserted_primary_key[0])
+
+
+def repayment_exists(conn: Connection, instruction_id: str) -> bool:
+    return conn.execute(select(repayments.c.id).where(repayments.c.instruction_id == instruction_id)).first() is not None
+
+
+# --- row mapping ----------------------------------------------------------------------------------------
+
+
+def _loan_values(state: LoanState) -> dict[str, object]:
+    return {
+        "status": state.status.value,
+        "closed_through": state.closed_through,
+        "principal_outstanding_fen": 0 if state.status is LoanStatus.WRITTEN_OFF else state.principal_outstanding_fen,
+        "interest_receivable_fen": state.interest_receivable_fen,
+        "suspended_interest_fen": state.suspended_interest_fen,
+        "penalty_receivable_fen": state.penalty_receivable_fen,
+        "suspended_penalty_fen": state.suspended_penalty_fen,
+        "interest_carry": state.interest_carry,
+        "penalty_carry": state.penalty_carry,
+        "days_past_due": state.days_past_due,
+        "category": state.category,
+        "flags": ",".join(sorted(state.flags)),
+        "provision_fen": state.provision_fen,
+        "credit_balance_fen": state.credit_balance_fen,
+        "written_off_fen": state.written_off_fen,
+    }
+
+
+def _installment_row(loan_id: int, i: LoanInstallment) -> dict[str, object]:
+    return {
+        "loan_id": loan_id, "number": i.number, "period_start": i.period_start, "due_date": i.due_date,
+        "principal_fen": i.principal_fen, "interest_fen": i.interest_fen, "fee_fen": i.fee_fen,
+        "accrued_interest_fen": i.accrued_interest_fen, "paid_principal_fen": i.paid_principal_fen,
+        "paid_interest_fen": i.paid_interest_fen, "paid_fee_fen": i.paid_fee_fen,
+        "accrual_start": i.accrual_start, "accrued_at_start_fen": i.accrued_at_start_fen,
+    }
+
+
+def _state(row, rows) -> LoanState:
+    terms = LoanTerms(row["principal_fen"], Decimal(row["annual_rate"]), row["term"], Method(row["method"]), row["start_date"], conventions_from_settings(json.loads(row["conventions"])))
+    contract = LoanTermsOnFile(terms, Decimal(row["penalty_rate"]), row["compound_overdue_interest"], row["grace_days"], PrepaymentEffect(row["prepayment"]))
+    return LoanState(
+        id=row["id"],
+        line_id=row["line_id"],
+        contract=contract,
+        installments=tuple(
+            LoanInstallment(
+                r["number"], r["period_start"], r["due_date"], r["principal_fen"], r["interest_fen"], r["fee_fen"],
+                r["accrued_interest_fen"], r["paid_principal_fen"], r["paid_interest_fen"], r["paid_fee_fen"],
+                r["accrual_start"], r["accrued_at_start_fen"],
+            )
+            for r in rows
+        ),
+        status=LoanStatus(row["status"]),
+        closed_through=row["closed_through"],
+        interest_receivable_fen=row["interest_receivable_fen"],
+        suspended_interest_fen=row["suspended_interest_fen"],
+        penalty_receivable_fen=row["penalty_receivable_fen"],
+        suspended_penalty_fen=row["suspended_penalty_fen"],
+        interest_carry=row["interest_carry"],
+        penalty_carry=row["penalty_carry"],
+        days_past_due=row["days_past_due"],
+        category=row["category"],
+        flags=frozenset(f for f in row["flags"].split(",") if f),
+        provision_fen=row["provision_fen"],
+        credit_balance_fen=row["credit_balance_fen"],
+        written_off_fen=row["written_off_fen"],
+    )
