@@ -1,16 +1,21 @@
-"""The main job shown end to end: a sample enterprise on embedded SQLite, and every repayment method.
+"""The main job shown end to end on embedded SQLite: a sample enterprise, every repayment method,
+and four months of servicing.
 
-Each later issue extends it; for now it stores the sample enterprise and its owner (PII encrypted)
-and prints, for each repayment method, the schedule the product would give and its APR.
+It stores the sample enterprise and its owner (PII encrypted), shows for each repayment method the
+schedule and its APR, then opens credit lines, draws with each method, posts repayments (on time,
+by auto-debit, late, early, a payoff) and closes business day by day, so the loans' balances, days
+past due, classification and the ledger's trial balance can be seen. Each later issue extends it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal
 
 from smelend.ids import mobile, ric
+from smelend.money import format_yuan
 from smelend.products import Catalogue, Product
 from smelend.servicing import LoanTerms, Method, Schedule, build_schedule
 from smelend.servicing.conventions import Conventions
@@ -58,3 +63,84 @@ def sample_draws(catalogue: Catalogue, preferred_product: str) -> list[DemoDraw]
 
 def masked_owner(person_name: str, resident_id: str, mobile_e164: str) -> dict[str, str]:
     return {"name": person_name[:1] + "*" * (len(person_name) - 1), "resident_id": ric.mask(resident_id), "mobile": mobile.mask(mobile_e164)}
+
+
+# --- four months of servicing ----------------------------------------------------------------------
+
+SERVICING_DAYS = 120
+LINE_LIMIT_FEN = 100_000_000  # 1,000,000 yuan
+
+
+@dataclass(frozen=True)
+class PlannedDraw:
+    """A draw the demo makes, and how its borrower behaves."""
+
+    method: Method
+    product_id: str
+    term: int
+    behaviour: str  # on-time, auto-debit, late-then-stops, repays-any-day, early-payoff
+    amount_fen: int = SAMPLE_DRAW_FEN
+
+
+PLANNED_DRAWS = (
+    PlannedDraw(Method.EQUAL_INSTALLMENT, "tax-data-loan", 12, "on-time"),
+    PlannedDraw(Method.EQUAL_PRINCIPAL, "tax-data-loan", 12, "auto-debit"),
+    PlannedDraw(Method.INTEREST_FIRST, "tax-data-loan", 6, "late-then-stops"),
+    PlannedDraw(Method.REVOLVING, "tax-data-loan", 6, "repays-any-day"),
+    PlannedDraw(Method.BULLET, "invoice-loan", 3, "early-payoff"),
+)
+
+
+@dataclass
+class DemoRun:
+    start: date
+    lines: dict[str, int] = field(default_factory=dict)  # product id -> line id
+    loans: dict[int, PlannedDraw] = field(default_factory=dict)  # loan id -> plan
+    events: list[str] = field(default_factory=list)
+
+
+def run_servicing(book, uscc: str, start: date, progress: Callable[[int, int], None] | None = None) -> DemoRun:
+    """Open lines, draw with every method, then live through :data:`SERVICING_DAYS` business days."""
+    from smelend.operations import cob, lines, repayments
+    from smelend.store.lending import load_loan
+
+    run = DemoRun(start)
+    for product_id in dict.fromkeys(p.product_id for p in PLANNED_DRAWS):
+        line = lines.open_line(book, uscc, product_id, LINE_LIMIT_FEN, SAMPLE_RATE, start)
+        run.lines[product_id] = line.id
+    for plan in PLANNED_DRAWS:
+        request = lines.DrawRequest(run.lines[plan.product_id], plan.amount_fen, plan.method, plan.term, start, auto_debit=plan.behaviour == "auto-debit")
+        state = lines.draw(book, request)
+        run.loans[state.id] = plan
+    for offset in range(SERVICING_DAYS):
+        day = start + timedelta(days=offset)
+        for loan_id, plan in run.loans.items():
+            with book.engine.connect() as conn:
+                state = load_loan(conn, loan_id).state
+            amount = _demo_payment(book, plan, state, day)
+            if amount:
+                repayments.repay(book, loan_id, amount, day)
+                run.events.append(f"{day} loan {loan_id} ({plan.method.value}, {plan.behaviour}): paid {format_yuan(amount)}")
+        cob.close_business(book, day)
+        if progress:
+            progress(offset + 1, SERVICING_DAYS)
+    return run
+
+
+def _demo_payment(book, plan: PlannedDraw, state, day: date) -> int:
+    """What the demo borrower pays on ``day`` (0: nothing)."""
+    from smelend.operations.repayments import amount_due_fen, quote
+    from smelend.servicing.loan import LoanStatus
+
+    if state.status is not LoanStatus.ACTIVE:
+        return 0
+    first_due = state.installments[0].due_date
+    if plan.behaviour == "repays-any-day" and day == state.terms.start + timedelta(days=40):
+        return 3_000_000 + amount_due_fen(state, day)
+    if plan.behaviour in ("on-time", "repays-any-day") and any(i.due_date == day for i in state.installments):
+        return amount_due_fen(state, day)
+    if plan.behaviour == "late-then-stops" and day == first_due + timedelta(days=20):
+        return amount_due_fen(state, day)
+    if plan.behaviour == "early-payoff" and day == state.terms.start + timedelta(days=60):
+        return quote(book, state.id, day).total_fen
+    return 0

@@ -32,7 +32,7 @@ app.add_typer(loans_app, name="loans")
 ledger_app = typer.Typer(help="The double-entry ledger: trial balance and reconciliation.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
 
-WIDTH_WHEN_PIPED = 140  # Rich assumes 80 columns off a terminal, which cuts schedule tables
+WIDTH_WHEN_PIPED = 160  # Rich assumes 80 columns off a terminal, which cuts schedule tables
 
 
 def _console(**kwargs: Any) -> Console:

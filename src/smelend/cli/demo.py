@@ -1,61 +1,146 @@
-"""`smelend demo`: the main job on embedded SQLite."""
+"""`smelend demo`: the main job on embedded SQLite, from a sample enterprise to four months of servicing."""
 
 from __future__ import annotations
 
-from rich.table import Table
+import os
+from datetime import timedelta
+from typing import Any
 
-from smelend.cli.common import JSON_OPTION, app, emit_json, stdout
+from rich.progress import Progress
+from rich.table import Table
+from sqlalchemy.engine import Engine
+
+from smelend import settings
+from smelend.cli.common import JSON_OPTION, app, emit_json, stderr, stdout
 from smelend.cli.schedule import schedule_table
+from smelend.cli.servicing import line_document, loan_document
 from smelend.money import format_yuan
+from smelend.operations.context import open_book
+from smelend.operations.reconcile import reconcile, trial_balance
 from smelend.products import load_catalogue
+from smelend.servicing.delinquency import bucket
 from smelend.servicing.documents import schedule_document
 from smelend.store import open_store
+from smelend.store.lending import get_business_day, get_line, load_loan
 
+DEMO_DATABASE = "demo.db"
+
+
+def demo_engine() -> tuple[Engine, bool]:
+    """SMELEND_DATABASE_URL when set (the demo continues that book); else a fresh SQLite file of its own."""
+    if os.environ.get(settings.DATABASE_URL_ENV, "").strip():
+        return open_store(), False
+    path = settings.data_dir() / DEMO_DATABASE
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    return open_store(f"sqlite:///{path}"), True
 
 
 @app.command()
 def demo(json_out: bool = JSON_OPTION) -> None:
-    """The main job on embedded SQLite: a sample enterprise, and the schedule and APR of every repayment method."""
+    """The main job: a sample enterprise, every repayment method with its APR, then 120 days of servicing."""
     from smelend import demo as sample
-    from smelend.store import get_or_create_enterprise, add_person, find_person_by_resident_id, get_person
+    from smelend.store import add_person, find_person_by_resident_id, get_or_create_enterprise, get_person
 
-    engine = open_store()
+    engine, fresh = demo_engine()
     with engine.begin() as conn:
         owner = find_person_by_resident_id(conn, sample.SAMPLE_OWNER["resident_id"])
         owner_id = owner.id if owner else add_person(conn, **sample.SAMPLE_OWNER)
         enterprise_id, created = get_or_create_enterprise(conn, owner_person_id=owner_id, **sample.SAMPLE_ENTERPRISE)
         person = get_person(conn, owner_id)
+        business_date = get_business_day(conn).business_date
     database = engine.url.render_as_string(hide_password=True)
-    engine.dispose()
     draws = sample.sample_draws(load_catalogue(), sample.SAMPLE_PRODUCT)
     owner_shown = sample.masked_owner(person.name, person.resident_id, person.mobile)
+    book = open_book(engine)
+    start = max(sample.SAMPLE_START, business_date or sample.SAMPLE_START)
+    with Progress(console=stderr, transient=not stderr.is_terminal) as progress:
+        task = progress.add_task("close of business, day by day", total=sample.SERVICING_DAYS)
+        run = sample.run_servicing(book, sample.SAMPLE_ENTERPRISE["uscc"], start, lambda done, total: progress.update(task, completed=done))
+    with engine.connect() as conn:
+        lines = [get_line(conn, line_id) for line_id in run.lines.values()]
+        loans = {loan_id: load_loan(conn, loan_id).state for loan_id in run.loans}
+    kept, recomputed = trial_balance(book)
+    differences = reconcile(book)
+    end = start + timedelta(days=sample.SERVICING_DAYS - 1)
+    engine.dispose()
     if json_out:
         emit_json(
             {
                 "database": database,
                 "enterprise": {"id": enterprise_id, **sample.SAMPLE_ENTERPRISE, "owner": owner_shown},
                 "draws": [{"product": d.product_id, **schedule_document(d.schedule)} for d in draws],
+                "servicing": {
+                    "from": start.isoformat(),
+                    "through": end.isoformat(),
+                    "lines": [line_document(line) for line in lines],
+                    "loans": [loan_document(state) | {"behaviour": run.loans[i].behaviour, "bucket": bucket(state.days_past_due, book.policy)} for i, state in loans.items()],
+                    "events": run.events,
+                },
+                "trial_balance": {"balanced": kept.balanced and kept == recomputed, "accounts": {a.value: format_yuan(v) for a, v in kept.balances_fen.items()}},
+                "reconciliation": {"differences": [d.as_dict() for d in differences]},
             }
         )
         return
     stdout.rule("smelend demo")
-    stdout.print(f"database: {database} ({'created' if created else 'found'} the sample enterprise)")
+    stdout.print(f"database: {database} ({'a fresh demo database' if fresh else 'continuing this book'}; {'created' if created else 'found'} the sample enterprise)")
     stdout.print(
         f"enterprise #{enterprise_id} {sample.SAMPLE_ENTERPRISE['name']}  USCC {sample.SAMPLE_ENTERPRISE['uscc']}\n"
         f"owner {owner_shown['name']}  ID {owner_shown['resident_id']}  mobile {owner_shown['mobile']}  (stored encrypted, shown masked)"
     )
+    stdout.rule("1. every repayment method: schedule and APR")
     for draw in draws:
         terms = draw.schedule.terms
         stdout.print(schedule_table(draw.schedule, title=f"{terms.method.value} — {draw.product_id} — {terms.periods} months, {terms.conventions.interest_calc.value} interest"))
-    summary = Table(title="The same 100,000 yuan at 7.2% a year, repaid six ways: APR of all borrowing costs (IRR)")
+    stdout.print(apr_table(draws))
+    stdout.rule(f"2. servicing {start} to {end}: draws, repayments, close of business day by day")
+    for event in run.events:
+        stdout.print(event)
+    stdout.print(lines_table(lines))
+    stdout.print(loans_table(loans, run, book))
+    stdout.print(trial_balance_table(kept, kept == recomputed))
+    stdout.print(f"reconciliation (ledger vs loans, lines and bank core): {len(differences)} differences")
+
+
+def apr_table(draws: list[Any]) -> Table:
+    table = Table(title="The same 100,000 yuan at 7.2% a year, repaid six ways: APR of all borrowing costs (IRR)")
     for column in ("method", "product", "months", "total interest", "total fees", "APR", "effective"):
-        summary.add_column(column, justify="right" if column not in ("method", "product") else "left")
+        table.add_column(column, justify="right" if column not in ("method", "product") else "left")
     for draw in draws:
         s = draw.schedule
-        summary.add_row(
-            s.terms.method.value, draw.product_id, str(s.terms.periods), format_yuan(s.total_interest_fen), format_yuan(s.total_fee_fen),
-            f"{s.apr * 100:.2f}%", f"{s.effective_annual_rate * 100:.2f}%",
+        table.add_row(s.terms.method.value, draw.product_id, str(s.terms.periods), format_yuan(s.total_interest_fen), format_yuan(s.total_fee_fen), f"{s.apr * 100:.2f}%", f"{s.effective_annual_rate * 100:.2f}%")
+    return table
+
+
+def lines_table(lines: list[Any]) -> Table:
+    table = Table(title="credit lines")
+    for column in ("line", "product", "limit", "used", "available", "status"):
+        table.add_column(column, justify="right")
+    for line in lines:
+        table.add_row(str(line.id), line.product_id, format_yuan(line.limit_fen), format_yuan(line.used_fen), format_yuan(line.available_fen), line.status.value)
+    return table
+
+
+def loans_table(loans: dict[int, Any], run: Any, book: Any) -> Table:
+    table = Table(title="loans after close of business")
+    for column in ("loan", "method", "borrower", "status", "principal", "interest due", "penalty", "days past due", "bucket", "class", "provision"):
+        table.add_column(column, justify="right" if column not in ("method", "borrower", "status", "bucket", "class") else "left")
+    for loan_id, state in loans.items():
+        table.add_row(
+            str(loan_id), state.method.value, run.loans[loan_id].behaviour, state.status.value,
+            format_yuan(state.principal_outstanding_fen), format_yuan(state.interest_receivable_fen + state.suspended_interest_fen),
+            format_yuan(state.penalty_receivable_fen + state.suspended_penalty_fen), str(state.days_past_due),
+            bucket(state.days_past_due, book.policy), state.category, format_yuan(state.provision_fen),
         )
-    stdout.print(summary)
+    return table
 
 
+def trial_balance_table(kept: Any, matches_postings: bool) -> Table:
+    table = Table(title=f"ledger trial balance: {'balanced' if kept.balanced and matches_postings else 'NOT BALANCED'}")
+    table.add_column("account")
+    table.add_column("debit", justify="right")
+    table.add_column("credit", justify="right")
+    for account, balance in kept.balances_fen.items():
+        table.add_row(account.value, format_yuan(balance) if balance > 0 else "", format_yuan(-balance) if balance < 0 else "")
+    table.add_row("total", format_yuan(sum(v for v in kept.balances_fen.values() if v > 0)), format_yuan(-sum(v for v in kept.balances_fen.values() if v < 0)), style="bold")
+    return table

@@ -62,6 +62,7 @@ class Receipt:
     principal_fen: int = 0
     credit_balance_fen: int = 0  # above the full payoff: held for the borrower
     recovery_fen: int = 0  # after write-off
+    provision_release_fen: int = 0  # the loan closed: its allowance is released (not cash, not in the total)
 
     @property
     def total_fen(self) -> int:
@@ -91,6 +92,8 @@ def receipt(key: str, loan_id: int, on: date, applied: Receipt) -> JournalEntry:
             (A.SUSPENDED_INTEREST, -suspended),
             (A.WRITTEN_OFF_CONTRA, applied.recovery_fen),
             (A.WRITTEN_OFF, -applied.recovery_fen),
+            (A.LOAN_LOSS_ALLOWANCE, applied.provision_release_fen),
+            (A.PROVISION_EXPENSE, -applied.provision_release_fen),
         ],
         loan_id,
     )

@@ -66,6 +66,8 @@ def ready_for(state: LoanState, day: date) -> None:
         raise InvalidInput.one("loan", f"is {state.status.value}: not disbursed")
     if day < state.terms.start:
         raise InvalidInput.one("date", f"is before the loan started ({state.terms.start})")
+    if state.status is not LoanStatus.ACTIVE:
+        return  # a written-off loan no longer accrues: nothing to catch up
     expected = day - timedelta(days=1)
     assert state.closed_through is None and day == state.terms.start or state.closed_through is not None and state.closed_through >= expected, (state.closed_through, day)
 
@@ -195,8 +197,10 @@ class _Allocator:
             suspended_interest_fen=state.suspended_interest_fen - (interest_paid - on_balance),
             credit_balance_fen=state.credit_balance_fen + self.left,
         )
+        released = 0
         if state.principal_outstanding_fen == 0 and all(r.settled for r in state.installments) and state.penalty_receivable_fen + state.suspended_penalty_fen == 0:
-            state = replace(state, status=LoanStatus.CLOSED, days_past_due=0)
+            released = state.provision_fen
+            state = replace(state, status=LoanStatus.CLOSED, days_past_due=0, provision_fen=0)
         else:
             state = replace(state, days_past_due=days_past_due(state, self.day - timedelta(days=1)))
         applied = Receipt(
@@ -207,6 +211,7 @@ class _Allocator:
             fee_fen=self.parts["fee"],
             principal_fen=self.parts["principal"],
             credit_balance_fen=self.left,
+            provision_release_fen=released,
         )
         return state, applied
 

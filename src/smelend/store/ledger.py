@@ -10,9 +10,10 @@ themselves, and the two must always agree.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
-from sqlalchemy import ColumnElement, Table, any_, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, Table, any_, bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
@@ -32,18 +33,39 @@ _KEY_CONSTRAINT = "uq_journal_entries_idempotency_key"
 _ENTRY_COLUMNS = ("idempotency_key", "business_date", "kind", "loan_id", "line_id")
 _POSTING_COLUMNS = ("entry_id", "account", "amount_fen", "loan_id")
 
+# Statements built once: post_entry runs per event, and building and keying Core statements costs
+# more than executing them on SQLite.
+_INSERT_ENTRY = insert(journal_entries)
+_INSERT_POSTINGS = insert(postings)
+_ENTRY_ID_BY_KEY = select(journal_entries.c.id).where(journal_entries.c.idempotency_key == bindparam("b_key"))
+
+
+def _upsert_balance(dialect_insert: Callable[[Table], Any]) -> Any:
+    """INSERT the account's row, or add to it when present (ON CONFLICT DO UPDATE: both backends)."""
+    statement = dialect_insert(account_balances)
+    return statement.on_conflict_do_update(
+        index_elements=[account_balances.c.account],
+        set_={
+            "balance_fen": account_balances.c.balance_fen + statement.excluded.balance_fen,
+            "postings_count": account_balances.c.postings_count + statement.excluded.postings_count,
+        },
+    )
+
+
+_ADD_TO_BALANCE = {"postgresql": _upsert_balance(postgresql.insert), "sqlite": _upsert_balance(sqlite.insert)}
+
 
 def post_entry(conn: Connection, entry: JournalEntry) -> bool:
     """Write ``entry`` and add its postings to the account balances; ``False`` (nothing written) when
     an entry with its idempotency key already exists, including one a concurrent transaction just
     committed (its unique-key violation is caught in a savepoint, so the caller's transaction goes on)."""
     _check(entry)
-    if conn.scalar(select(journal_entries.c.id).where(journal_entries.c.idempotency_key == entry.idempotency_key)) is not None:
+    if conn.scalar(_ENTRY_ID_BY_KEY, {"b_key": entry.idempotency_key}) is not None:
         return False
     try:
         with conn.begin_nested():
-            entry_id = conn.execute(insert(journal_entries).values(_entry_row(entry))).inserted_primary_key[0]
-            conn.execute(insert(postings), [_posting_row(entry_id, entry.loan_id, p) for p in entry.postings])
+            entry_id = conn.execute(_INSERT_ENTRY, _entry_row(entry)).inserted_primary_key[0]
+            conn.execute(_INSERT_POSTINGS, [_posting_row(entry_id, entry.loan_id, p) for p in entry.postings])
             _apply_deltas(conn, _deltas([entry]))
     except IntegrityError as exc:
         if _is_duplicate_key(exc):
@@ -55,10 +77,11 @@ def post_entry(conn: Connection, entry: JournalEntry) -> bool:
 def post_entries(conn: Connection, entries: Sequence[JournalEntry], chunk_entries: int = BULK_CHUNK_ENTRIES) -> int:
     """Bulk :func:`post_entry` for close of business; returns how many entries were written.
 
-    Keys already in the ledger (or repeated within ``entries``) are skipped, as one-by-one posting
-    would skip them. Rows go in with executemany, chunk by chunk, and the balances move once per
-    account at the end. Meant for the single close-of-business writer: a concurrent writer of the
-    same keys makes this raise (and the caller roll back) rather than skip.
+    Keys already in the ledger (or repeated within ``entries``: the first wins) are skipped, as
+    one-by-one posting would skip them. Each chunk costs one look-up of its keys, one bulk insert of
+    its entries, one read-back of their ids and one bulk insert of their postings; the balances move
+    once per account at the end. Meant for the single close-of-business writer: a concurrent writer
+    of the same keys makes this raise (and the caller roll back) rather than skip.
     """
     assert 1 <= chunk_entries <= BULK_CHUNK_ENTRIES, chunk_entries
     seen: set[str] = set()
@@ -208,26 +231,13 @@ def _deltas(entries: Iterable[JournalEntry]) -> dict[str, tuple[int, int]]:
 
 
 def _apply_deltas(conn: Connection, deltas: dict[str, tuple[int, int]]) -> None:
-    """Add the deltas to account_balances, creating missing rows; accounts in sorted order, so two
-    writers always lock balance rows in the same order and cannot deadlock each other."""
+    """Add the deltas to account_balances in one upsert, creating missing rows; accounts in sorted
+    order, so two writers always lock balance rows in the same order and cannot deadlock each other."""
     if not deltas:
         return
     accounts = sorted(deltas)
     assert all(len(a) <= ACCOUNT_MAX_CHARS for a in accounts), accounts
-    insert_missing = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(account_balances)
-    conn.execute(
-        insert_missing.on_conflict_do_nothing(index_elements=[account_balances.c.account]),
-        [{"account": a, "balance_fen": 0, "postings_count": 0} for a in accounts],
-    )
-    add = (
-        update(account_balances)
-        .where(account_balances.c.account == bindparam("b_account"))
-        .values(
-            balance_fen=account_balances.c.balance_fen + bindparam("b_amount_fen"),
-            postings_count=account_balances.c.postings_count + bindparam("b_count"),
-        )
-    )
-    conn.execute(add, [{"b_account": a, "b_amount_fen": deltas[a][0], "b_count": deltas[a][1]} for a in accounts])
+    conn.execute(_ADD_TO_BALANCE[conn.dialect.name], [{"account": a, "balance_fen": deltas[a][0], "postings_count": deltas[a][1]} for a in accounts])
 
 
 def _is_duplicate_key(exc: IntegrityError) -> bool:
