@@ -25,7 +25,7 @@ def test_db_upgrade_on_a_fresh_database(db_url, capsys):
     assert code == 0
 
 
-def test_demo_stores_the_sample_enterprise_once_and_shows_every_method(db_url, capsys):
+def test_demo_stores_the_sample_enterprise_once_and_shows_every_method(db_url, db_backend, capsys):
     code, out, err = run(capsys, "demo", "--json")
     assert code == 0
     doc = json.loads(out)
@@ -33,8 +33,12 @@ def test_demo_stores_the_sample_enterprise_once_and_shows_every_method(db_url, c
     assert doc["enterprise"]["owner"]["resident_id"] == "110***********002X"
     flat = doc["draws"][-1]
     assert flat["apr"].startswith("0.1303")
-    code, out, _ = run(capsys, "demo", "--json")
-    assert code == 0 and json.loads(out)["enterprise"]["id"] == doc["enterprise"]["id"]
+    servicing = doc["servicing"]
+    assert {loan["method"] for loan in servicing["loans"]} == {"equal-installment", "equal-principal", "interest-first", "bullet", "revolving"}
+    assert doc["trial_balance"]["balanced"] is True and doc["reconciliation"] == {"differences": []}
+    if db_backend == "sqlite":  # a second run continues the same book (PostgreSQL: same code, slower)
+        code, out, _ = run(capsys, "demo", "--json")
+        assert code == 0 and json.loads(out)["enterprise"]["id"] == doc["enterprise"]["id"]
     engine = create_engine(normalise_url(db_url))
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM persons")).scalar_one() == 1
@@ -44,13 +48,20 @@ def test_demo_stores_the_sample_enterprise_once_and_shows_every_method(db_url, c
     assert "13800138000" not in stored.mobile
 
 
-def test_demo_table_output(db_url, capsys):
+def test_demo_table_output_on_a_fresh_embedded_database(smelend_env, capsys):
     code, out, _ = run(capsys, "demo")
     assert code == 0 and "13.03%" in out and "110***********002X" in out and "11010519491231002X" not in out
+    assert "a fresh demo database" in out and "trial balance: balanced" in out and "0 differences" in out
+    assert (smelend_env / "demo.db").exists()
 
 
 def test_rotate_key_and_reencrypt_keeps_the_data_readable(db_url, capsys):
-    run(capsys, "demo", "--json")
+    from smelend.store import add_person, open_store
+
+    engine = open_store()
+    with engine.begin() as conn:
+        add_person(conn, "张伟", "11010519491231002X", "13800138000", "6222021001112223334")
+    engine.dispose()
     engine = create_engine(normalise_url(db_url))
     with engine.connect() as conn:
         before = conn.execute(text("SELECT resident_id FROM persons")).scalar_one()
@@ -61,5 +72,9 @@ def test_rotate_key_and_reencrypt_keeps_the_data_readable(db_url, capsys):
         after = conn.execute(text("SELECT resident_id FROM persons")).scalar_one()
     engine.dispose()
     assert after.split(":")[1] == doc["active_key_id"] != before.split(":")[1]
-    code, out, _ = run(capsys, "demo", "--json")
-    assert code == 0 and json.loads(out)["enterprise"]["owner"]["mobile"] == "+86138****8000"
+    from smelend.store import find_person_by_resident_id
+
+    engine = open_store()
+    with engine.connect() as conn:
+        assert find_person_by_resident_id(conn, "11010519491231002X").mobile == "+8613800138000"
+    engine.dispose()

@@ -102,7 +102,7 @@ class DemoRun:
 def run_servicing(book, uscc: str, start: date, progress: Callable[[int, int], None] | None = None) -> DemoRun:
     """Open lines, draw with every method, then live through :data:`SERVICING_DAYS` business days."""
     from smelend.operations import cob, lines, repayments
-    from smelend.store.lending import load_loan
+    from smelend.store.lending import load_loans
 
     run = DemoRun(start)
     for product_id in dict.fromkeys(p.product_id for p in PLANNED_DRAWS):
@@ -114,10 +114,10 @@ def run_servicing(book, uscc: str, start: date, progress: Callable[[int, int], N
         run.loans[state.id] = plan
     for offset in range(SERVICING_DAYS):
         day = start + timedelta(days=offset)
+        with book.engine.connect() as conn:
+            states = {stored.state.id: stored.state for stored in load_loans(conn, list(run.loans))}
         for loan_id, plan in run.loans.items():
-            with book.engine.connect() as conn:
-                state = load_loan(conn, loan_id).state
-            amount = _demo_payment(book, plan, state, day)
+            amount = _demo_payment(book, plan, states[loan_id], day)
             if amount:
                 repayments.repay(book, loan_id, amount, day)
                 run.events.append(f"{day} loan {loan_id} ({plan.method.value}, {plan.behaviour}): paid {format_yuan(amount)}")

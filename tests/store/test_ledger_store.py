@@ -140,7 +140,8 @@ def test_a_tampered_unbalanced_entry_is_refused_before_anything_is_written(engin
 
 def test_a_concurrent_duplicate_posts_once(engine: Engine) -> None:
     """The second writer checks before the first commits; on PostgreSQL its insert then waits on the
-    key and fails on commit, which the savepoint turns into False. On SQLite it waits at BEGIN."""
+    key and, once the first commits, inserts nothing (ON CONFLICT DO NOTHING): False, and its
+    transaction goes on. On SQLite it waits at BEGIN IMMEDIATE and its check finds the key."""
     entry = _drawdown("draw:race", 1, 700)
     outcome: dict[str, object] = {}
 

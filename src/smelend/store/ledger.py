@@ -16,7 +16,6 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, any_, bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
 
 from smelend.ledger import Account, JournalEntry, Posting, TrialBalance
 from smelend.store.tables import (
@@ -29,13 +28,17 @@ from smelend.store.tables import (
 )
 
 BULK_CHUNK_ENTRIES = 10_000  # rows per round of the bulk path; well under both backends' bind-parameter limits
-_KEY_CONSTRAINT = "uq_journal_entries_idempotency_key"
 _ENTRY_COLUMNS = ("idempotency_key", "business_date", "kind", "loan_id", "line_id")
 _POSTING_COLUMNS = ("entry_id", "account", "amount_fen", "loan_id")
 
 # Statements built once: post_entry runs per event, and building and keying Core statements costs
 # more than executing them on SQLite.
-_INSERT_ENTRY = insert(journal_entries)
+_INSERT_ENTRY_UNLESS_KEY_EXISTS = {
+    name: dialect.insert(journal_entries)
+    .on_conflict_do_nothing(index_elements=[journal_entries.c.idempotency_key])
+    .returning(journal_entries.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 _INSERT_POSTINGS = insert(postings)
 _ENTRY_ID_BY_KEY = select(journal_entries.c.id).where(journal_entries.c.idempotency_key == bindparam("b_key"))
 
@@ -57,20 +60,22 @@ _ADD_TO_BALANCE = {"postgresql": _upsert_balance(postgresql.insert), "sqlite": _
 
 def post_entry(conn: Connection, entry: JournalEntry) -> bool:
     """Write ``entry`` and add its postings to the account balances; ``False`` (nothing written) when
-    an entry with its idempotency key already exists, including one a concurrent transaction just
-    committed (its unique-key violation is caught in a savepoint, so the caller's transaction goes on)."""
+    an entry with its idempotency key already exists, including one a concurrent transaction commits
+    while this one inserts: the insert is ``ON CONFLICT DO NOTHING``, so the race ends in ``False``
+    and the caller's transaction goes on.
+
+    Not a savepoint per entry: on PostgreSQL each one is a subtransaction, and past 64 in one
+    transaction they slow every statement (measured: 3,000 entries in one transaction post 5x slower).
+    As with any database error, roll the transaction back if this raises.
+    """
     _check(entry)
     if conn.scalar(_ENTRY_ID_BY_KEY, {"b_key": entry.idempotency_key}) is not None:
         return False
-    try:
-        with conn.begin_nested():
-            entry_id = conn.execute(_INSERT_ENTRY, _entry_row(entry)).inserted_primary_key[0]
-            conn.execute(_INSERT_POSTINGS, [_posting_row(entry_id, entry.loan_id, p) for p in entry.postings])
-            _apply_deltas(conn, _deltas([entry]))
-    except IntegrityError as exc:
-        if _is_duplicate_key(exc):
-            return False
-        raise
+    entry_id = conn.scalar(_INSERT_ENTRY_UNLESS_KEY_EXISTS[conn.dialect.name], _entry_row(entry))
+    if entry_id is None:  # a concurrent transaction committed the same key after the check
+        return False
+    conn.execute(_INSERT_POSTINGS, [_posting_row(entry_id, entry.loan_id, p) for p in entry.postings])
+    _apply_deltas(conn, _deltas([entry]))
     return True
 
 
@@ -238,11 +243,3 @@ def _apply_deltas(conn: Connection, deltas: dict[str, tuple[int, int]]) -> None:
     accounts = sorted(deltas)
     assert all(len(a) <= ACCOUNT_MAX_CHARS for a in accounts), accounts
     conn.execute(_ADD_TO_BALANCE[conn.dialect.name], [{"account": a, "balance_fen": deltas[a][0], "postings_count": deltas[a][1]} for a in accounts])
-
-
-def _is_duplicate_key(exc: IntegrityError) -> bool:
-    """Whether ``exc`` is the idempotency key's unique constraint (PostgreSQL names it; SQLite names the column)."""
-    diag = getattr(exc.orig, "diag", None)
-    if diag is not None and getattr(diag, "constraint_name", None):
-        return bool(diag.constraint_name == _KEY_CONSTRAINT)
-    return "journal_entries.idempotency_key" in str(exc.orig)

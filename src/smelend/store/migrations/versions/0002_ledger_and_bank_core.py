@@ -5,8 +5,10 @@ Revises: 0001
 Create Date: 2025-12-01
 
 Journal entries and postings are append-only: triggers refuse UPDATE and DELETE on both backends (and
-TRUNCATE on PostgreSQL), so a correction is always a new, reversing entry. Written out in full (not
-imported from smelend.store.tables): a migration is frozen in time.
+TRUNCATE on PostgreSQL), so a correction is always a new, reversing entry. A later migration that
+alters either table in batch mode on SQLite (copy, drop, rename) drops its triggers with the old
+table and must create them again. Written out in full (not imported from smelend.store.tables): a
+migration is frozen in time.
 """
 
 from collections.abc import Sequence
