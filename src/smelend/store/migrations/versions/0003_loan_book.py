@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column("business_date", sa.Date(), nullable=False),
         sa.Column("last_closed", sa.Date(), nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_business_day"),
-        sa.CheckConstraint("id = 1", name="ck_business_day_single_row"),
+        sa.CheckConstraint("id = 1", name=op.f("ck_business_day_single_row")),
     )
     op.create_table(
         "credit_lines",
@@ -50,10 +50,10 @@ def upgrade() -> None:
         _created_at(),
         sa.PrimaryKeyConstraint("id", name="pk_credit_lines"),
         sa.ForeignKeyConstraint(["enterprise_id"], ["enterprises.id"], name="fk_credit_lines_enterprise_id_enterprises"),
-        sa.CheckConstraint("limit_fen > 0", name="ck_credit_lines_limit_positive"),
-        sa.CheckConstraint("used_fen >= 0 AND used_fen <= limit_fen", name="ck_credit_lines_used_within_limit"),
-        sa.CheckConstraint("status IN ('active', 'frozen', 'expired')", name="ck_credit_lines_status_known"),
-        sa.CheckConstraint("start_date < end_date", name="ck_credit_lines_dates_ordered"),
+        sa.CheckConstraint("limit_fen > 0", name=op.f("ck_credit_lines_limit_positive")),
+        sa.CheckConstraint("used_fen >= 0 AND used_fen <= limit_fen", name=op.f("ck_credit_lines_used_within_limit")),
+        sa.CheckConstraint("status IN ('active', 'frozen', 'expired')", name=op.f("ck_credit_lines_status_known")),
+        sa.CheckConstraint("start_date < end_date", name=op.f("ck_credit_lines_dates_ordered")),
     )
     op.create_index("ix_credit_lines_enterprise_id", "credit_lines", ["enterprise_id"])
     op.create_table(
@@ -90,11 +90,11 @@ def upgrade() -> None:
         _created_at(),
         sa.PrimaryKeyConstraint("id", name="pk_loans"),
         sa.ForeignKeyConstraint(["line_id"], ["credit_lines.id"], name="fk_loans_line_id_credit_lines"),
-        sa.CheckConstraint("principal_fen > 0", name="ck_loans_principal_positive"),
+        sa.CheckConstraint("principal_fen > 0", name=op.f("ck_loans_principal_positive")),
         sa.CheckConstraint(
-            "principal_outstanding_fen >= 0 AND principal_outstanding_fen <= principal_fen", name="ck_loans_outstanding_within_principal"
+            "principal_outstanding_fen >= 0 AND principal_outstanding_fen <= principal_fen", name=op.f("ck_loans_outstanding_within_principal")
         ),
-        sa.CheckConstraint("credit_balance_fen >= 0", name="ck_loans_credit_balance_nonnegative"),
+        sa.CheckConstraint("credit_balance_fen >= 0", name=op.f("ck_loans_credit_balance_nonnegative")),
     )
     op.create_index("ix_loans_line_id", "loans", ["line_id"])
     op.create_index("ix_loans_status", "loans", ["status"])
@@ -115,7 +115,7 @@ def upgrade() -> None:
         sa.Column("accrued_at_start_fen", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("loan_id", "number", name="pk_installments"),
         sa.ForeignKeyConstraint(["loan_id"], ["loans.id"], name="fk_installments_loan_id_loans"),
-        sa.CheckConstraint("paid_principal_fen >= 0 AND paid_principal_fen <= principal_fen", name="ck_installments_principal_paid_within"),
+        sa.CheckConstraint("paid_principal_fen >= 0 AND paid_principal_fen <= principal_fen", name=op.f("ck_installments_principal_paid_within")),
     )
     op.create_index("ix_installments_due_date", "installments", ["due_date"])
     op.create_table(
@@ -136,9 +136,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_repayments"),
         sa.ForeignKeyConstraint(["loan_id"], ["loans.id"], name="fk_repayments_loan_id_loans"),
         sa.UniqueConstraint("instruction_id", name="uq_repayments_instruction_id"),
-        sa.CheckConstraint("amount_fen > 0", name="ck_repayments_amount_positive"),
+        sa.CheckConstraint("amount_fen > 0", name=op.f("ck_repayments_amount_positive")),
         sa.CheckConstraint(
-            "amount_fen = penalty_fen + interest_fen + fee_fen + principal_fen + credit_balance_fen + recovery_fen", name="ck_repayments_parts_sum"
+            "amount_fen = penalty_fen + interest_fen + fee_fen + principal_fen + credit_balance_fen + recovery_fen", name=op.f("ck_repayments_parts_sum")
         ),
     )
     op.create_index("ix_repayments_loan_id", "repayments", ["loan_id"])
