@@ -13,14 +13,17 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from sqlalchemy import insert, select
+from sqlalchemy.engine import Connection
 
 from smelend.operations.calendar import days_to_close, start_calendar_if_new
-from smelend.operations.context import COB_CHUNK_LOANS, Book
+from smelend.ledger.rules import DayClose
+from smelend.operations.context import COB_BATCH_CHUNK_LOANS, COB_CHUNK_LOANS, Book
 from smelend.operations.repayments import collect_due
 from smelend.servicing.accrual import close_day
+from smelend.servicing.cob_batch import BookArrays, close_day_batch, entries_from_batch, to_states
 from smelend.servicing.delinquency import bucket
-from smelend.store.lending import BusinessDay, active_loan_ids, expire_lines, get_business_day, load_loans, save_loan, set_business_day
-from smelend.store.ledger import post_entry
+from smelend.store.lending import BusinessDay, StoredLoan, active_loan_ids, expire_lines, get_business_day, load_loans, save_loan, save_loans, set_business_day
+from smelend.store.ledger import post_entries, post_entry
 from smelend.store.tables import cob_runs, loans
 
 Progress = Callable[[date, int], None]  # (day being closed, days done so far)
@@ -38,8 +41,12 @@ class CobTotals:
     collections: int = 0
 
 
-def close_business(book: Book, through: date, progress: Progress | None = None) -> CobTotals:
-    """Close every day from the current business date through ``through`` (a no-op for closed days)."""
+def close_business(book: Book, through: date, progress: Progress | None = None, batch: bool = False) -> CobTotals:
+    """Close every day from the current business date through ``through`` (a no-op for closed days).
+
+    ``batch`` closes each chunk of loans with the vectorised path (numpy) and the bulk ledger writer;
+    the result is the same, to the fen and entry for entry, as the per-loan path.
+    """
     with book.engine.begin() as conn:
         start_calendar_if_new(conn, through)
         current = get_business_day(conn)
@@ -47,30 +54,54 @@ def close_business(book: Book, through: date, progress: Progress | None = None) 
     for done, day in enumerate(days_to_close(current, through)):
         if progress:
             progress(day, done)
-        close_one_day(book, day, totals)
+        close_one_day(book, day, totals, batch)
     return totals
 
 
-def close_one_day(book: Book, day: date, totals: CobTotals) -> None:
+def close_one_day(book: Book, day: date, totals: CobTotals, batch: bool = False) -> None:
     totals.collections += collect_due(book, day)
     after_id = 0
+    chunk = COB_BATCH_CHUNK_LOANS if batch else COB_CHUNK_LOANS
     while True:
         with book.engine.begin() as conn:
-            ids = active_loan_ids(conn, day, COB_CHUNK_LOANS, after_id)
+            ids = active_loan_ids(conn, day, chunk, after_id)
             if not ids:
                 break
-            for stored in load_loans(conn, ids):
-                state, moved, entry = close_day(stored.state, day, book.policy)
-                save_loan(conn, stored, state)
-                if entry is not None:
-                    post_entry(conn, entry)
+            stored = load_loans(conn, ids)
+            moved = _close_chunk_batch(book, conn, stored, day) if batch else _close_chunk(book, conn, stored, day)
+            for m in moved:
                 totals.loan_days += 1
-                totals.interest_fen += moved.interest_fen
-                totals.suspended_interest_fen += moved.suspended_interest_fen
-                totals.penalty_fen += moved.penalty_fen
-                totals.suspended_penalty_fen += moved.suspended_penalty_fen
-                totals.provision_change_fen += moved.provision_change_fen
+                totals.interest_fen += m.interest_fen
+                totals.suspended_interest_fen += m.suspended_interest_fen
+                totals.penalty_fen += m.penalty_fen
+                totals.suspended_penalty_fen += m.suspended_penalty_fen
+                totals.provision_change_fen += m.provision_change_fen
             after_id = ids[-1]
+    _finish_day(book, day, totals)
+
+
+def _close_chunk(book: Book, conn: Connection, stored: list[StoredLoan], day: date) -> list[DayClose]:
+    """The per-loan path: the reference."""
+    moved_all = []
+    for loan in stored:
+        state, moved, entry = close_day(loan.state, day, book.policy)
+        save_loan(conn, loan, state)
+        if entry is not None:
+            post_entry(conn, entry)
+        moved_all.append(moved)
+    return moved_all
+
+
+def _close_chunk_batch(book: Book, conn: Connection, stored: list[StoredLoan], day: date) -> list[DayClose]:
+    """The vectorised path: one numpy pass over the chunk, bulk writes."""
+    states = [loan.state for loan in stored]
+    arrays, moved = close_day_batch(BookArrays.from_states(states, book.policy), day, book.policy)
+    save_loans(conn, stored, to_states(arrays, states))
+    post_entries(conn, entries_from_batch(arrays, moved, day))
+    return moved.day_closes()
+
+
+def _finish_day(book: Book, day: date, totals: CobTotals) -> None:
     with book.engine.begin() as conn:
         expire_lines(conn, day)
         if conn.execute(select(cob_runs.c.business_date).where(cob_runs.c.business_date == day)).first() is None:

@@ -15,6 +15,7 @@ from smelend.store.bank_core import SimulatedBankCore
 DISBURSEMENT_ATTEMPTS = 3
 COLLECTION_ATTEMPTS = 3
 COB_CHUNK_LOANS = 500  # loans closed per transaction: a killed run loses at most one chunk's work
+COB_BATCH_CHUNK_LOANS = 20_000  # the vectorised path's chunk: large enough for numpy, small enough for memory
 
 
 @dataclass(frozen=True)

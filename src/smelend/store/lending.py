@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from smelend.errors import InvalidInput
@@ -167,8 +167,6 @@ def insert_loan(conn: Connection, state: LoanState, auto_debit: bool = False) ->
 
 
 def _with_id(state: LoanState, loan_id: int) -> LoanState:
-    from dataclasses import replace
-
     return replace(state, id=loan_id)
 
 
@@ -207,6 +205,37 @@ def save_loan(conn: Connection, stored: StoredLoan, state: LoanState) -> StoredL
     if state.installments != stored.state.installments:
         _save_installments(conn, state, stored.state)
     return StoredLoan(state, stored.version + 1, stored.auto_debit)
+
+
+def save_loans(conn: Connection, stored: list[StoredLoan], states: list[LoanState]) -> None:
+    """Write many loans at once (close of business), each guarded by its version, in two executemany calls."""
+    assert len(stored) == len(states)
+    if not states:
+        return
+    loan_rows = []
+    installment_rows = []
+    for before, after in zip(stored, states):
+        assert before.state.id == after.id
+        assert [i.number for i in before.state.installments] == [i.number for i in after.installments], "close of business never reschedules"
+        loan_rows.append({"b_id": after.id, "b_version": before.version, "b_next": before.version + 1, **_loan_values(after)})
+        for old, new in zip(before.state.installments, after.installments):
+            if old != new:
+                installment_rows.append({"b_loan": after.id, "b_number": new.number, "interest_fen": new.interest_fen, "accrued_interest_fen": new.accrued_interest_fen})
+    statement = (
+        update(loans)
+        .where(loans.c.id == bindparam("b_id"), loans.c.version == bindparam("b_version"))
+        .values(version=bindparam("b_next"), **{k: bindparam(k) for k in _loan_values(states[0])})
+    )
+    done = conn.execute(statement, loan_rows)
+    if done.rowcount not in (-1, len(loan_rows)):
+        raise ConcurrentChange(f"{len(loan_rows) - done.rowcount} of {len(loan_rows)} loans changed during close of business")
+    if installment_rows:
+        conn.execute(
+            update(installments)
+            .where(installments.c.loan_id == bindparam("b_loan"), installments.c.number == bindparam("b_number"))
+            .values(interest_fen=bindparam("interest_fen"), accrued_interest_fen=bindparam("accrued_interest_fen")),
+            installment_rows,
+        )
 
 
 def _save_installments(conn: Connection, state: LoanState, before: LoanState) -> None:

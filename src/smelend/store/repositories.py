@@ -241,7 +241,7 @@ def _enterprise(row: RowMapping) -> Enterprise:
         id=int(row["id"]),
         uscc=row["uscc"],
         name=row["name"],
-        owner_person_id=int(row["owner_person_id"]),
+        owner_person_id=None if row["owner_person_id"] is None else int(row["owner_person_id"]),
         created_at=_utc(row["created_at"]),
     )
 
