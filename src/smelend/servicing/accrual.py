@@ -39,8 +39,10 @@ def close_day(state: LoanState, day: date, policy: delinquency.DelinquencyPolicy
     """Close ``day`` for one loan. Days must come one at a time, in order; a closed day is not re-run."""
     if state.status is not LoanStatus.ACTIVE:
         return state, DayClose(), None
-    assert state.closed_through is None or day == state.closed_through + timedelta(days=1), (state.closed_through, day)
-    assert day >= state.terms.start, (day, state.terms.start)
+    if state.closed_through is None:
+        assert day == state.terms.start, f"loan {state.id} was never closed: its first close is its start {state.terms.start}, not {day}"
+    else:
+        assert day == state.closed_through + timedelta(days=1), (state.closed_through, day)
     dpd = days_past_due(state, day)
     suspend = delinquency.is_non_accrual(dpd, policy)
     state, interest_fen = _accrue_interest(state, day)
