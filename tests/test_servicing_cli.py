@@ -132,3 +132,22 @@ def test_overdue_loan_gets_penalty_buckets_and_classification(db_url, capsys):
     assert recovered["allocation"]["recovery"] == "1000.00"
     assert ok(capsys, "ledger", "trial-balance")["balanced"] is True
     assert ok(capsys, "ledger", "reconcile") == {"differences": []}
+
+
+def test_overpayment_is_held_then_refunded_and_flags_set_a_classification_floor(db_url, capsys):
+    line = open_line(capsys)
+    drawn = ok(capsys, "draw", "--line", str(line["id"]), "--amount", "10000", "--method", "interest-first", "--term", "3", "--date", "2026-01-15")
+    loan = str(drawn["id"])
+    quote = ok(capsys, "payoff", "--loan", loan, "--date", "2026-01-20")
+    paid = ok(capsys, "repay", "--loan", loan, "--amount", f"{float(quote['total']) + 99.5:.2f}", "--date", "2026-01-20")
+    assert paid["allocation"]["credit_balance"] == "99.50" and paid["loan"]["status"] == "closed"
+    refunded = ok(capsys, "loans", "refund", loan, "--date", "2026-01-21")
+    assert refunded["refunded"] == "99.50" and refunded["loan"]["credit_balance"] == "0.00"
+    refused(capsys, "--loan", "loans", "refund", loan, "--date", "2026-01-22")
+    assert ok(capsys, "ledger", "reconcile") == {"differences": []}
+    second = ok(capsys, "draw", "--line", str(line["id"]), "--amount", "10000", "--method", "equal-installment", "--term", "3", "--date", "2026-01-22")
+    refused(capsys, "--flag", "loans", "flag", str(second["id"]), "rich-uncle")
+    assert ok(capsys, "loans", "flag", str(second["id"]), "restructured")["flags"] == ["restructured"]
+    ok(capsys, "cob", "--date", "2026-01-22")
+    assert ok(capsys, "loans", "show", str(second["id"]))["classification"] == "substandard"
+    assert ok(capsys, "ledger", "reconcile") == {"differences": []}

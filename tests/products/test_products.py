@@ -82,3 +82,12 @@ def test_conventions_conflicting_with_a_method_are_refused(tmp_path):
     text = GOOD.replace("days_in_month: actual", "days_in_month: 30").replace("days_in_year: 360 ", "days_in_year: actual ")
     with pytest.raises(InvalidInput, match="30-day months"):
         load_product_file(write(tmp_path, "tax-data-loan.yaml", text))
+
+
+def test_allocation_order_is_a_product_setting(tmp_path):
+    good = GOOD.replace("prepayment: reduce-installment", "prepayment: reduce-installment\nallocation_order: [past-due-principal, past-due-interest, penalty, current-interest, current-principal]")
+    assert load_product_file(write(tmp_path, "tax-data-loan.yaml", good)).allocation_order[0] == "past-due-principal"
+    bad = GOOD.replace("prepayment: reduce-installment", "prepayment: reduce-installment\nallocation_order: [penalty]")
+    with pytest.raises(InvalidInput) as caught:
+        load_product_file(write(tmp_path, "tax-data-loan.yaml", bad))
+    assert caught.value.first.field == "tax-data-loan.yaml: allocation_order"

@@ -58,6 +58,7 @@ def loan_document(state: LoanState) -> dict[str, Any]:
         "penalty_receivable": format_yuan(state.penalty_receivable_fen + state.suspended_penalty_fen),
         "days_past_due": state.days_past_due,
         "classification": state.category,
+        "flags": sorted(state.flags),
         "non_accrual": state.non_accrual,
         "provision": format_yuan(state.provision_fen),
         "credit_balance": format_yuan(state.credit_balance_fen),
@@ -271,3 +272,27 @@ def print_loan(state: LoanState) -> None:
     for row in document["schedule"]:
         table.add_row(str(row["number"]), row["due_date"], row["principal"], row["interest"], row["fee"], row["paid"], row["balance"])
     stdout.print(table)
+
+
+@loans_app.command("refund")
+def loans_refund(
+    loan_id: int = typer.Argument(..., help="Loan id."),
+    date_: str = typer.Option(..., "--date", help="Refund date, YYYY-MM-DD."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Pay a loan's credit balance (an overpayment) back to the borrower."""
+    state, amount = repayment_ops.refund(book(), loan_id, parse_date(date_, "date"))
+    document = {"refunded": format_yuan(amount), "loan": loan_document(state)}
+    emit_json(document) if json_out else stdout.print(f"refunded {document['refunded']} to the borrower of loan {loan_id}")
+
+
+@loans_app.command("flag")
+def loans_flag(
+    loan_id: int = typer.Argument(..., help="Loan id."),
+    flag: str = typer.Argument(..., help="restructured, fraud, bankruptcy, deceased or court_judgement (see delinquency.yaml)."),
+    clear: bool = typer.Option(False, "--clear", help="Remove the flag instead of setting it."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Set or clear a flag that puts a floor under the loan's classification (applied at the next close of business)."""
+    state = repayment_ops.set_flag(book(), loan_id, flag, not clear)
+    emit_json(loan_document(state)) if json_out else print_loan(state)

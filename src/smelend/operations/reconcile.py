@@ -88,7 +88,7 @@ def _settlements(conn, kept: TrialBalance) -> list[Difference]:
         found.append(Difference("settlement account vs bank core settled transfers", ledger_net, net_in))
     keys = set(conn.execute(select(journal_entries.c.idempotency_key).where(journal_entries.c.kind.in_(["disbursement", "repayment", "refund"]))).scalars())
     for instruction_id, kind, amount in transfers:
-        key = f"disbursement:{instruction_id.split(':', 1)[1]}" if kind == "disbursement" else f"repayment:{instruction_id}"
+        key = {"disbursement": f"disbursement:{instruction_id.split(':', 1)[-1]}", "refund": f"refund:{instruction_id}"}.get(kind, f"repayment:{instruction_id}")
         if key not in keys:
             found.append(Difference(f"bank core transfer {instruction_id} has no ledger entry", 0, amount))
     return found

@@ -15,7 +15,7 @@ from smelend.servicing import lifecycle
 from smelend.servicing.credit_line import LineStatus
 from smelend.servicing.loan import LoanState, LoanStatus
 from smelend.servicing.payments import PaymentFailed, Transfer, with_retries
-from smelend.servicing.repayment import PayoffQuote, apply_payment, payoff_quote
+from smelend.servicing.repayment import PayoffQuote, apply_payment, parse_order, payoff_quote
 from smelend.store.ledger import post_entry
 from smelend.store.lending import (
     auto_debit_loans_due,
@@ -60,7 +60,9 @@ def apply_receipt(book: Book, conn: Connection, loan_id: int, amount_fen: int, d
     get_line(conn, line_id, for_update=True)
     stored = load_loan(conn, loan_id, for_update=True)
     was_written_off = stored.state.status is LoanStatus.WRITTEN_OFF
-    state, applied, entry = apply_payment(stored.state, amount_fen, day, f"repayment:{instruction_id}", book.allocation_order)
+    product_id = get_line(conn, line_id).product_id
+    order = parse_order(book.catalogue[product_id].allocation_order) if product_id in book.catalogue else book.allocation_order
+    state, applied, entry = apply_payment(stored.state, amount_fen, day, f"repayment:{instruction_id}", order)
     save_loan(conn, stored, state)
     post_entry(conn, entry)
     parts = {
@@ -144,3 +146,41 @@ def write_off(book: Book, loan_id: int, day: date) -> LoanState:
         if line.status is LineStatus.ACTIVE:
             set_line_status(conn, line.id, LineStatus.FROZEN, [LineStatus.ACTIVE])
     return written
+
+
+def refund(book: Book, loan_id: int, day: date) -> tuple[LoanState, int]:
+    """Return a loan's credit balance (an overpayment) to the borrower through the bank core."""
+    from dataclasses import replace
+
+    from smelend.ledger import rules
+    from smelend.operations.lines import bring_to
+
+    with book.engine.connect() as conn:
+        refuse_if_past(conn, day)
+        state = load_loan(conn, loan_id).state
+    if state.credit_balance_fen == 0:
+        raise InvalidInput.one("loan", "has no credit balance to refund")
+    bring_to(book, day)
+    amount = state.credit_balance_fen
+    instruction = f"refund:{loan_id}:{day.isoformat()}:{amount}"
+    with_retries(lambda: book.gateway.disburse(Transfer(instruction, "refund", loan_id, amount, day, f"loan:{loan_id}")), COLLECTION_ATTEMPTS)
+    with book.engine.begin() as conn:
+        get_line(conn, state.line_id, for_update=True)
+        stored = load_loan(conn, loan_id, for_update=True)
+        assert stored.state.credit_balance_fen >= amount
+        refunded = replace(stored.state, credit_balance_fen=stored.state.credit_balance_fen - amount)
+        save_loan(conn, stored, refunded)
+        post_entry(conn, rules.refund(f"refund:{instruction}", loan_id, day, amount))
+        return refunded, amount
+
+
+def set_flag(book: Book, loan_id: int, flag: str, on: bool) -> LoanState:
+    """Mark a loan (restructured, fraud, bankruptcy, ...): the flag sets a floor under its classification."""
+    from dataclasses import replace
+
+    if flag not in book.policy.known_flags:
+        raise InvalidInput.one("flag", f"unknown flag {flag!r} (known: {', '.join(sorted(book.policy.known_flags))})")
+    with book.engine.begin() as conn:
+        stored = load_loan(conn, loan_id, for_update=True)
+        flags = stored.state.flags | {flag} if on else stored.state.flags - {flag}
+        return save_loan(conn, stored, replace(stored.state, flags=frozenset(flags))).state

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from smelend.errors import InvalidInput
 from smelend.money import Rounding, RoundingMode
 from smelend.servicing.conventions import MAX_PERIODS, Conventions, DaysInMonth, DaysInYear, Frequency, InterestCalc, Method
 
@@ -89,6 +90,18 @@ class Product(_Strict):
     penalty: Penalty
     fees: Fees = Fees()
     prepayment: PrepaymentEffect = PrepaymentEffect.REDUCE_INSTALLMENT
+    allocation_order: tuple[str, ...] = ("penalty", "past-due-interest", "past-due-principal", "current-interest", "current-principal")
+
+    @field_validator("allocation_order")
+    @classmethod
+    def _order(cls, order: tuple[str, ...]) -> tuple[str, ...]:
+        from smelend.servicing.repayment import parse_order
+
+        try:
+            parse_order(order)
+        except InvalidInput as exc:
+            raise ValueError(exc.first.reason) from None
+        return order
 
     @field_validator("repayment_methods")
     @classmethod
