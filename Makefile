@@ -21,6 +21,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python benchmarks/schedule_batch.py
+	$(VENV)/bin/python benchmarks/cob_book.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
