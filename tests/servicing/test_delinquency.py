@@ -549,4 +549,4 @@ def test_missing_sections_are_named(tmp_path):
 def test_not_yaml_not_a_mapping_and_missing_file(tmp_path):
     assert "not valid YAML" in errors_of(write(tmp_path, "buckets: [unclosed", "a.yaml"))["a.yaml"]
     assert "must hold a mapping" in errors_of(write(tmp_path, "- a\n- b\n", "b.yaml"))["b.yaml"]
-    assert "no such policy file" in errors_of(tmp_path / "c.yaml")["c.yaml"]
+    assert "no such delinquency policy file" in errors_of(tmp_path / "c.yaml")["c.yaml"]

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from smelend import settings
 from smelend.cli.common import JSON_OPTION, app, emit_json, stderr, stdout
+from smelend.cli.ledger import trial_balance_table
 from smelend.cli.schedule import schedule_table
 from smelend.cli.servicing import line_document, loan_document
 from smelend.money import format_yuan
@@ -132,15 +133,4 @@ def loans_table(loans: dict[int, Any], run: Any, book: Any) -> Table:
             format_yuan(state.penalty_receivable_fen + state.suspended_penalty_fen), str(state.days_past_due),
             bucket(state.days_past_due, book.policy), state.category, format_yuan(state.provision_fen),
         )
-    return table
-
-
-def trial_balance_table(kept: Any, matches_postings: bool) -> Table:
-    table = Table(title=f"ledger trial balance: {'balanced' if kept.balanced and matches_postings else 'NOT BALANCED'}")
-    table.add_column("account")
-    table.add_column("debit", justify="right")
-    table.add_column("credit", justify="right")
-    for account, balance in kept.balances_fen.items():
-        table.add_row(account.value, format_yuan(balance) if balance > 0 else "", format_yuan(-balance) if balance < 0 else "")
-    table.add_row("total", format_yuan(sum(v for v in kept.balances_fen.values() if v > 0)), format_yuan(-sum(v for v in kept.balances_fen.values() if v < 0)), style="bold")
     return table

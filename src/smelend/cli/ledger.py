@@ -6,6 +6,7 @@ import typer
 from rich.table import Table
 
 from smelend.cli.common import JSON_OPTION, emit_json, ledger_app, stdout
+from smelend.ledger import TrialBalance
 from smelend.money import format_yuan
 from smelend.operations.context import open_book
 from smelend.operations.reconcile import reconcile, trial_balance
@@ -23,13 +24,18 @@ def trial_balance_command(json_out: bool = JSON_OPTION) -> None:
     if json_out:
         emit_json(document)
         return
-    table = Table(title=f"trial balance ({'balanced' if document['balanced'] else 'NOT BALANCED'})")
+    stdout.print(trial_balance_table(kept, kept == recomputed))
+
+
+def trial_balance_table(kept: TrialBalance, matches_postings: bool) -> Table:
+    table = Table(title=f"ledger trial balance: {'balanced' if kept.balanced and matches_postings else 'NOT BALANCED'}")
     table.add_column("account")
     table.add_column("debit", justify="right")
     table.add_column("credit", justify="right")
     for account, balance in kept.balances_fen.items():
         table.add_row(account.value, format_yuan(balance) if balance > 0 else "", format_yuan(-balance) if balance < 0 else "")
-    stdout.print(table)
+    table.add_row("total", format_yuan(sum(v for v in kept.balances_fen.values() if v > 0)), format_yuan(-sum(v for v in kept.balances_fen.values() if v < 0)), style="bold")
+    return table
 
 
 @ledger_app.command("reconcile")

@@ -7,15 +7,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-from pydantic import ValidationError
-
+from smelend.datafiles import load_yaml_model
 from smelend.errors import Collector, InvalidInput
 from smelend.products.model import Product
 
 CATALOGUE_DIR = Path(__file__).with_name("catalogue")
 MAX_PRODUCTS = 200
-MAX_FILE_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -71,24 +68,7 @@ def load_catalogue(directory: Path | None = None) -> Catalogue:
 
 def load_product_file(path: Path) -> Product:
     """One product file, or :class:`InvalidInput` with every error as ``file: dotted.field``."""
-    name = path.name
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise InvalidInput.one(name, f"is larger than {MAX_FILE_BYTES} bytes")
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InvalidInput.one(name, f"is not valid YAML: {exc}".replace("\n", " ")) from None
-    if not isinstance(document, dict):
-        raise InvalidInput.one(name, "must hold a mapping of product settings")
-    try:
-        product = Product.model_validate(document)
-    except ValidationError as exc:
-        found = Collector()
-        for error in exc.errors():
-            location = ".".join(str(part) for part in error["loc"]) or "(file)"
-            found.add(f"{name}: {location}", error["msg"])
-        found.raise_if_any()
-        raise AssertionError("unreachable")
+    product = load_yaml_model(path, Product, "product")
     if path.stem != product.id:
-        raise InvalidInput.one(f"{name}: id", f"must match the file name ({path.stem!r})")
+        raise InvalidInput.one(f"{path.name}: id", f"must match the file name ({path.stem!r})")
     return product

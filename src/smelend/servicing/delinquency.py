@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Annotated
 
 import numpy as np
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from smelend.errors import Collector, InvalidInput
+from smelend.datafiles import load_yaml_model
+from smelend.errors import InvalidInput
 from smelend.money import MAX_AMOUNT_FEN, Rounding, RoundingMode, calc_context
 
 __all__ = [
@@ -55,7 +55,6 @@ __all__ = [
 
 POLICY_FILE = Path(__file__).with_name("delinquency.yaml")
 MAX_DPD = 36_500  # a hundred years: any larger number of days past due is a bug upstream
-MAX_FILE_BYTES = 64 * 1024
 MAX_BUCKETS = 20
 MAX_FLAGS = 50
 RATE_DECIMALS = 6
@@ -263,27 +262,7 @@ def load_policy(path: Path | None = None) -> DelinquencyPolicy:
     >>> load_policy().classification.min_dpd[Category.SUBSTANDARD]
     91
     """
-    path = path or POLICY_FILE
-    name = path.name
-    if not path.is_file():
-        raise InvalidInput.one(name, f"no such policy file: {path}")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise InvalidInput.one(name, f"is larger than {MAX_FILE_BYTES} bytes")
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise InvalidInput.one(name, f"is not valid YAML: {exc}".replace("\n", " ")) from None
-    if not isinstance(document, dict):
-        raise InvalidInput.one(name, "must hold a mapping of delinquency settings")
-    try:
-        return DelinquencyPolicy.model_validate(document)
-    except ValidationError as exc:
-        found = Collector()
-        for error in exc.errors():
-            location = ".".join(str(part) for part in error["loc"]) or "(file)"
-            found.add(f"{name}: {location}", error["msg"])
-        found.raise_if_any()
-        raise AssertionError("unreachable") from None
+    return load_yaml_model(path or POLICY_FILE, DelinquencyPolicy, "delinquency policy")
 
 
 # --- one loan ----------------------------------------------------------------------------------------
