@@ -15,12 +15,13 @@ from smelend.products import Product
 from smelend.servicing import lifecycle
 from smelend.servicing.conventions import Method
 from smelend.servicing.credit_line import CreditLine, LineStatus
-from smelend.servicing.loan import LoanState, LoanTermsOnFile, PrepaymentEffect, new_loan
+from smelend.servicing.loan import MAX_RATE_DECIMALS, LoanState, LoanTermsOnFile, PrepaymentEffect, new_loan
 from smelend.servicing.payments import PaymentFailed, Transfer, with_retries
 from smelend.servicing.schedule import LoanTerms
 from smelend.store import get_or_create_enterprise
 from smelend.store.lending import get_line, insert_line, insert_loan, load_loan, release, reserve, save_loan, set_line_status
 from smelend.store.ledger import post_entry
+from smelend.store.tables import ENTERPRISE_NAME_MAX_CHARS
 
 DEFAULT_VALIDITY_MONTHS = 12
 
@@ -49,6 +50,12 @@ def open_line(book: Book, uscc: str, product_id: str, limit_fen: int, annual_rat
     end = end or start + relativedelta(months=DEFAULT_VALIDITY_MONTHS)
     if end <= start:
         found.add("end", "must be after the start date")
+    if not annual_rate.is_finite() or not Decimal(0) <= annual_rate <= Decimal(1):
+        found.add("annual_rate", "must be a fraction between 0 and 1")
+    elif annual_rate.as_tuple().exponent < -MAX_RATE_DECIMALS:  # type: ignore[operator]
+        found.add("annual_rate", f"may have at most {MAX_RATE_DECIMALS} decimals")
+    if name is not None and not 0 < len(name.strip()) <= ENTERPRISE_NAME_MAX_CHARS:
+        found.add("name", f"must be 1 to {ENTERPRISE_NAME_MAX_CHARS} characters")
     found.raise_if_any()
     with book.engine.connect() as conn:
         refuse_if_past(conn, start, "start")
@@ -140,9 +147,25 @@ def confirm_disbursement(book: Book, loan_id: int) -> LoanState:
         if stored.state.status is not stored.state.status.PENDING:
             return stored.state
         state, entry = lifecycle.activate(stored.state, stored.state.terms.start)
-        save_loan(conn, stored, state)
         post_entry(conn, entry)
+        state = _catch_up(book, conn, state)
+        save_loan(conn, stored, state)
         return state
+
+
+def _catch_up(book: Book, conn, state: LoanState) -> LoanState:
+    """A draw confirmed after its start day was closed (a crash left it pending): close its missed days now."""
+    from smelend.servicing.accrual import close_day
+    from smelend.store.lending import get_business_day
+
+    last_closed = get_business_day(conn).last_closed
+    day = state.terms.start
+    while last_closed is not None and day <= last_closed:
+        state, _, entry = close_day(state, day, book.policy)
+        if entry is not None:
+            post_entry(conn, entry)
+        day += timedelta(days=1)
+    return state
 
 
 def recover_pending(book: Book) -> int:

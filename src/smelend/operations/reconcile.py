@@ -53,7 +53,7 @@ def reconcile(book: Book) -> list[Difference]:
             sign = 1 if account.normal_side.value == "debit" else -1
             ledger = {k: sign * v for k, v in ledger_store.loan_balances(conn, account).items()}
             for row in rows:
-                book_value = row[column]
+                book_value = 0 if row["status"] in ("pending", "cancelled") else row[column]  # not disbursed: nothing posted
                 if ledger.get(row["id"], 0) != book_value:
                     differences.append(Difference(f"loan {row['id']} {account.value}", ledger.get(row["id"], 0), book_value))
         suspended = ledger_store.loan_balances(conn, Account.SUSPENDED_INTEREST)

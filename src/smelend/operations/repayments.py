@@ -38,6 +38,8 @@ def repay(book: Book, loan_id: int, amount_fen: int, day: date) -> tuple[LoanSta
         state = load_loan(conn, loan_id).state
         _refuse_repayment(state, amount_fen, day)
     bring_to(book, day)
+    with book.engine.connect() as conn:  # closing the days before may have settled the loan (an auto-debit)
+        _refuse_repayment(load_loan(conn, loan_id).state, amount_fen, day)
     instruction = f"paid-in:{loan_id}:{day.isoformat()}:{secrets.token_hex(6)}"
     transfer = Transfer(instruction, "paid_in", loan_id, amount_fen, day, f"loan:{loan_id}")
     with_retries(lambda: book.gateway.receive(transfer), COLLECTION_ATTEMPTS)
@@ -162,7 +164,7 @@ def refund(book: Book, loan_id: int, day: date) -> tuple[LoanState, int]:
         raise InvalidInput.one("loan", "has no credit balance to refund")
     bring_to(book, day)
     amount = state.credit_balance_fen
-    instruction = f"refund:{loan_id}:{day.isoformat()}:{amount}"
+    instruction = f"refund:{loan_id}:{day.isoformat()}:{secrets.token_hex(6)}"
     with_retries(lambda: book.gateway.disburse(Transfer(instruction, "refund", loan_id, amount, day, f"loan:{loan_id}")), COLLECTION_ATTEMPTS)
     with book.engine.begin() as conn:
         get_line(conn, state.line_id, for_update=True)
