@@ -169,7 +169,8 @@ def _catch_up(book: Book, conn, state: LoanState) -> LoanState:
 
 
 def recover_pending(book: Book) -> int:
-    """Finish draws a crash left pending: settled at the bank core -> activate; else retry or cancel."""
+    """Finish what a crash left half-done: draws left pending (settled at the bank core -> activate; else
+    retry or cancel), then money the bank core settled that never reached the book."""
     from sqlalchemy import select
 
     from smelend.store.tables import loans
@@ -189,4 +190,6 @@ def recover_pending(book: Book) -> int:
                 release(conn, stored.state.line_id, state.terms.principal_fen)
             continue
         confirm_disbursement(book, loan_id)
-    return len(pending)
+    from smelend.operations.repayments import recover_receipts
+
+    return len(pending) + recover_receipts(book)

@@ -61,6 +61,8 @@ def apply_receipt(book: Book, conn: Connection, loan_id: int, amount_fen: int, d
     line_id = load_loan(conn, loan_id).state.line_id
     get_line(conn, line_id, for_update=True)
     stored = load_loan(conn, loan_id, for_update=True)
+    if stored.state.status is LoanStatus.CLOSED:
+        return _hold_as_credit(conn, stored, amount_fen, day, instruction_id, channel)
     was_written_off = stored.state.status is LoanStatus.WRITTEN_OFF
     product_id = get_line(conn, line_id).product_id
     order = parse_order(book.catalogue[product_id].allocation_order) if product_id in book.catalogue else book.allocation_order
@@ -81,6 +83,20 @@ def apply_receipt(book: Book, conn: Connection, loan_id: int, amount_fen: int, d
     return state, applied
 
 
+def _hold_as_credit(conn: Connection, stored, amount_fen: int, day: date, instruction_id: str, channel: str) -> tuple[LoanState, Receipt]:
+    """Money that arrived for a loan already paid off is held for the borrower, never lost."""
+    from dataclasses import replace
+
+    from smelend.ledger.rules import receipt
+
+    applied = Receipt(credit_balance_fen=amount_fen)
+    state = replace(stored.state, credit_balance_fen=stored.state.credit_balance_fen + amount_fen)
+    save_loan(conn, stored, state)
+    post_entry(conn, receipt(f"repayment:{instruction_id}", state.id, day, applied))
+    record_repayment(conn, state.id, instruction_id, day, channel, amount_fen, {"penalty_fen": 0, "interest_fen": 0, "fee_fen": 0, "principal_fen": 0, "credit_balance_fen": amount_fen, "recovery_fen": 0})
+    return state, applied
+
+
 def collect_due(book: Book, day: date) -> int:
     """Auto-debit what is due on or before ``day`` for loans that chose it; a failure is retried tomorrow."""
     with book.engine.connect() as conn:
@@ -92,18 +108,47 @@ def collect_due(book: Book, day: date) -> int:
             if repayment_exists(conn, instruction):
                 continue
             state = load_loan(conn, loan_id).state
-        owed = amount_due_fen(state, day)
-        if owed == 0:
-            continue
-        transfer = Transfer(instruction, "collection", loan_id, owed, day, f"loan:{loan_id}")
-        try:
-            with_retries(lambda: book.gateway.collect(transfer), COLLECTION_ATTEMPTS)
-        except PaymentFailed:
-            continue
+        earlier = book.gateway.lookup(instruction)
+        if earlier is not None and earlier.settled:
+            owed = earlier.amount_fen  # settled before a crash: apply what the bank core actually took
+        else:
+            owed = amount_due_fen(state, day)
+            if owed == 0:
+                continue
+            transfer = Transfer(instruction, "collection", loan_id, owed, day, f"loan:{loan_id}")
+            try:
+                with_retries(lambda: book.gateway.collect(transfer), COLLECTION_ATTEMPTS)
+            except PaymentFailed:
+                continue
         with book.engine.begin() as conn:
             apply_receipt(book, conn, loan_id, owed, day, instruction, "auto-debit")
         collected += 1
     return collected
+
+
+def recover_receipts(book: Book) -> int:
+    """Apply money the bank core settled but a crash kept out of the book, on the current business date."""
+    from sqlalchemy import select
+
+    from smelend.store.lending import get_business_day
+    from smelend.store.tables import bank_core_transfers, repayments
+
+    with book.engine.connect() as conn:
+        today = get_business_day(conn).business_date
+        orphans = conn.execute(
+            select(bank_core_transfers.c.instruction_id, bank_core_transfers.c.loan_id, bank_core_transfers.c.amount_fen, bank_core_transfers.c.kind)
+            .where(
+                bank_core_transfers.c.status == "settled",
+                bank_core_transfers.c.kind.in_(["paid_in", "collection"]),
+                bank_core_transfers.c.instruction_id.not_in(select(repayments.c.instruction_id)),
+            )
+            .order_by(bank_core_transfers.c.instruction_id)
+        ).all()
+    for instruction_id, loan_id, amount_fen, kind in orphans:
+        assert today is not None
+        with book.engine.begin() as conn:
+            apply_receipt(book, conn, loan_id, amount_fen, today, instruction_id, "auto-debit" if kind == "collection" else "paid-in")
+    return len(orphans)
 
 
 def amount_due_fen(state: LoanState, day: date) -> int:
