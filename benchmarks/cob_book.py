@@ -32,13 +32,13 @@ import resource
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
+from timing import REPEATS, best_seconds
 
 from smelend.money import Rounding, RoundingMode
 from smelend.servicing import accrual, delinquency
@@ -60,7 +60,6 @@ from smelend.servicing.conventions import Conventions, DaysInMonth, DaysInYear, 
 from smelend.servicing.loan import RATE_SCALE, LoanState, LoanStatus, LoanTermsOnFile, new_loan
 from smelend.servicing.schedule import LoanTerms
 
-REPEATS = 3
 TARGET_SECONDS = 60.0
 TARGET_LOANS = 1_000_000
 DEFAULT_DAY = date(2026, 6, 30)
@@ -342,16 +341,6 @@ def sample_states(book: BookArrays, contracts: Contracts, rows: np.ndarray) -> t
             except AssertionError as exc:
                 problems.append(f"loan {state.id}: invalid synthetic state: {exc}")
     return states, problems
-
-
-def best_seconds(run: Callable[[], object]) -> float:
-    run()
-    times = []
-    for _ in range(REPEATS):
-        began = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - began)
-    return min(times)
 
 
 def fresh_sqlite(folder: Path, name: str):  # type: ignore[no-untyped-def]

@@ -23,18 +23,17 @@ import json
 import platform
 import sys
 import time
-from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 
 import numpy as np
+from timing import REPEATS, best_seconds
 import numpy_financial as npf
 
 from smelend.servicing import Conventions, LoanTerms, Method, build_schedule
 from smelend.servicing.batch import build_schedules_batch
 
 PERIODS = 12
-REPEATS = 3
 TARGET_RATIO = 20.0  # batch must be at least this many times numpy-financial's per-loan loop
 MIN_PRINCIPAL_FEN = 1_000_000  # 10,000 yuan
 MAX_PRINCIPAL_FEN = 500_000_000  # 5,000,000 yuan
@@ -48,17 +47,6 @@ def make_book(loans: int, seed: int) -> tuple[np.ndarray, list[Decimal], np.ndar
     annual_rate = [Decimal(bp).scaleb(-4) for bp in rng.integers(MIN_RATE_BP, MAX_RATE_BP + 1, loans).tolist()]
     start = np.datetime64("2026-01-01") + rng.integers(0, 365, loans)
     return principal_fen, annual_rate, start
-
-
-def best_seconds(run: Callable[[], object]) -> float:
-    """Best of REPEATS timed runs after one warm-up run: the figure least disturbed by other load."""
-    run()
-    times = []
-    for _ in range(REPEATS):
-        began = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - began)
-    return min(times)
 
 
 def main(argv: list[str] | None = None) -> int:
