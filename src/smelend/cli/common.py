@@ -27,7 +27,7 @@ pii_app = typer.Typer(help="Encrypted personal data: rotate the encryption key."
 app.add_typer(pii_app, name="pii")
 lines_app = typer.Typer(help="Credit lines: open, show, freeze, unfreeze.", no_args_is_help=True)
 app.add_typer(lines_app, name="lines")
-loans_app = typer.Typer(help="Loans (draws): show one, write one off.", no_args_is_help=True)
+loans_app = typer.Typer(help="Loans (draws): show, write off, refund a credit balance, set a classification flag.", no_args_is_help=True)
 app.add_typer(loans_app, name="loans")
 ledger_app = typer.Typer(help="The double-entry ledger: trial balance and reconciliation.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
