@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import Engine
 
@@ -25,6 +26,12 @@ SMELEND_ENV = ("SMELEND_DATA_DIR", "SMELEND_DATABASE_URL", "SMELEND_PII_KEY", "S
 
 def _in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
+
+
+# CI explores the same examples on every run (reproducible, never flaky); locally hypothesis varies them.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if _in_ci():
+    settings.load_profile("ci")
 
 
 def pytest_configure(config: pytest.Config) -> None:
