@@ -15,7 +15,8 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import and_, bindparam, delete, func, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy import Table
+from sqlalchemy.engine import Connection, RowMapping
 
 from smelend.errors import InvalidInput
 from smelend.servicing.conventions import Method, conventions_from_settings, conventions_to_settings
@@ -76,13 +77,19 @@ def insert_line(conn: Connection, enterprise_id: int, product_id: str, limit_fen
     return int(result.inserted_primary_key[0])
 
 
-def get_line(conn: Connection, line_id: int, for_update: bool = False) -> CreditLine:
-    query = select(credit_lines).where(credit_lines.c.id == line_id)
+def _row_by_id(conn: Connection, table: Table, row_id: int, for_update: bool, field: str, what: str) -> RowMapping:
+    """One row, locked on PostgreSQL when asked (SQLite's BEGIN IMMEDIATE already serialises), or an error."""
+    query = select(table).where(table.c.id == row_id)
     if for_update and conn.dialect.name == "postgresql":
         query = query.with_for_update()
     row = conn.execute(query).mappings().first()
     if row is None:
-        raise InvalidInput.one("line", f"no credit line with id {line_id}")
+        raise InvalidInput.one(field, f"no {what} with id {row_id}")
+    return row
+
+
+def get_line(conn: Connection, line_id: int, for_update: bool = False) -> CreditLine:
+    row = _row_by_id(conn, credit_lines, line_id, for_update, "line", "credit line")
     return CreditLine(row["id"], row["enterprise_id"], row["product_id"], row["limit_fen"], row["used_fen"], Decimal(row["annual_rate"]), row["start_date"], row["end_date"], LineStatus(row["status"]))
 
 
@@ -171,12 +178,7 @@ def _with_id(state: LoanState, loan_id: int) -> LoanState:
 
 
 def load_loan(conn: Connection, loan_id: int, for_update: bool = False) -> StoredLoan:
-    query = select(loans).where(loans.c.id == loan_id)
-    if for_update and conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = conn.execute(query).mappings().first()
-    if row is None:
-        raise InvalidInput.one("loan", f"no loan with id {loan_id}")
+    row = _row_by_id(conn, loans, loan_id, for_update, "loan", "loan")
     rows = conn.execute(select(installments).where(installments.c.loan_id == loan_id).order_by(installments.c.number)).mappings().all()
     return StoredLoan(_state(row, rows), row["version"], row["auto_debit"])
 
