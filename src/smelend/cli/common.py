@@ -31,6 +31,8 @@ loans_app = typer.Typer(help="Loans (draws): show, write off, refund a credit ba
 app.add_typer(loans_app, name="loans")
 ledger_app = typer.Typer(help="The double-entry ledger: trial balance and reconciliation.", no_args_is_help=True)
 app.add_typer(ledger_app, name="ledger")
+risk_app = typer.Typer(help="The risk engine: benchmark, train, score and validate models; decide an application.", no_args_is_help=True)
+app.add_typer(risk_app, name="risk")
 
 WIDTH_WHEN_PIPED = 160  # Rich assumes 80 columns off a terminal, which cuts schedule tables
 
