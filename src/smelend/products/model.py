@@ -14,7 +14,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from smelend.errors import InvalidInput
-from smelend.money import Rounding, RoundingMode
+from smelend.money import Rounding, RoundingMode, parse_yuan
 from smelend.servicing.conventions import MAX_PERIODS, Conventions, DaysInMonth, DaysInYear, Frequency, InterestCalc, Method
 
 Fraction = Annotated[Decimal, Field(ge=0, le=1)]
@@ -81,10 +81,68 @@ class PrepaymentEffect(str, Enum):
     REDUCE_TERM = "reduce-term"
 
 
+class LimitRange(_Strict):
+    """The smallest and largest line the product grants, in yuan."""
+
+    min: Decimal = Field(gt=0, description="yuan")
+    max: Decimal = Field(gt=0, description="yuan")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "LimitRange":
+        if self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+    @property
+    def min_fen(self) -> int:
+        return parse_yuan(self.min, "limit.min")
+
+    @property
+    def max_fen(self) -> int:
+        return parse_yuan(self.max, "limit.max")
+
+
+DATA_SOURCES = ("identity", "aml", "bureau", "registration", "tax", "invoices", "cashflow", "relationship")
+
+
+class Eligibility(_Strict):
+    """Who may have the product: the policy rules read these as ``product.*``."""
+
+    owner_age_min: int = Field(ge=18, le=100)
+    owner_age_max: int = Field(ge=18, le=100)
+    min_business_months: int = Field(ge=0, le=600)
+    excluded_industry_sections: tuple[str, ...] = ()
+    data_required: tuple[str, ...] = Field(min_length=1, description="Provider sources without which an application is referred.")
+
+    @field_validator("excluded_industry_sections")
+    @classmethod
+    def _sections(cls, sections: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [s for s in sections if len(s) != 1 or not ("A" <= s <= "T")]
+        if bad:
+            raise ValueError(f"not GB/T 4754 section letters (A-T): {', '.join(bad)}")
+        return sections
+
+    @field_validator("data_required")
+    @classmethod
+    def _sources(cls, sources: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [s for s in sources if s not in DATA_SOURCES]
+        if unknown:
+            raise ValueError(f"unknown data sources: {', '.join(unknown)} (known: {', '.join(DATA_SOURCES)})")
+        return sources
+
+    @model_validator(mode="after")
+    def _ages(self) -> "Eligibility":
+        if self.owner_age_min > self.owner_age_max:
+            raise ValueError("owner_age_min must not exceed owner_age_max")
+        return self
+
+
 class Product(_Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9-]{1,39}$")
     name: str = Field(min_length=1, max_length=80)
     description: str = ""
+    limit: LimitRange
+    eligibility: Eligibility
     repayment_methods: dict[Method, DrawTerms] = Field(min_length=1)
     conventions: ConventionSettings = ConventionSettings()
     penalty: Penalty
