@@ -75,7 +75,12 @@ def _slim_trace(trace: Mapping[str, Any]) -> dict[str, Any]:
     """The trace without copies of the whole input on every node: which rules fired, per table."""
     slim: dict[str, Any] = {}
     for node_id, node in trace.items():
-        fired = [{"rule_id": d.get("rule", {}).get("_id"), "inputs": d.get("reference_map")} for d in node.get("traceData") or [] if isinstance(d, dict)]
+        fired = []
+        for data in node.get("traceData") or []:
+            if isinstance(data, dict):
+                rule = data.get("rule") or {}
+                matched = {k: v for k, v in rule.items() if not k.startswith("_") and v not in ("", None)}
+                fired.append({"rule_id": rule.get("_id"), "matched": matched})
         slim[node_id] = {"name": node.get("name"), "fired": fired, "performance": node.get("performance")}
     return slim
 
