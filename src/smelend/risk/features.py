@@ -783,14 +783,21 @@ def compute_features(flat: Mapping[str, Value]) -> dict[str, float | str | None]
     return out
 
 
-def feature_exprs() -> list[pl.Expr]:
-    """The polars expressions of every feature, named (batch path)."""
+def _feature_exprs() -> tuple[pl.Expr, ...]:
     exprs = []
     for f in FEATURES:
         e = f.expr.polars()
         e = e.cast(pl.Float64).fill_nan(None) if f.kind == "numeric" else e.cast(pl.String)
         exprs.append(e.alias(f.name))
-    return exprs
+    return tuple(exprs)
+
+
+_POLARS = _feature_exprs()
+
+
+def feature_exprs() -> list[pl.Expr]:
+    """The polars expressions of every feature, named (batch path; built once)."""
+    return list(_POLARS)
 
 
 def feature_frame(table: pl.DataFrame) -> pl.DataFrame:
