@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 import operator
+import re
 import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
@@ -918,7 +919,45 @@ def describe() -> str:
     for f in FEATURES:
         out.append(f"| `{f.name}` | {f.unit} | `{_cell(str(f.expr))}` | {_cell(f.description)} |")
     out.append("")
+    from smelend.risk.providers import base, files, http, simulated
+
+    for title, module in (
+        ("Gathering and consent (`smelend.risk.providers.base`)", base),
+        ("File provider (`smelend.risk.providers.files`)", files),
+        ("HTTP provider (`smelend.risk.providers.http`)", http),
+        ("Simulated provider and market (`smelend.risk.providers.simulated`)", simulated),
+    ):
+        out += [f"## {title}", "", _rst_to_markdown(module.__doc__ or ""), ""]
     return "\n".join(out)
+
+
+def _rst_to_markdown(doc: str) -> str:
+    """A module docstring as Markdown: roles and double back-quotes as code, literal blocks and tables fenced."""
+    text = re.sub(r":\w+:`~?(?:[\w.]+\.)?([^`.]+)`", r"`\1`", doc.strip())
+    text = text.replace("``", "`")
+    lines, out, i = text.split("\n"), [], 0
+    while i < len(lines):
+        line = lines[i]
+        if re.fullmatch(r"=+( +=+)+", line.strip()):  # a simple table: fence it up to its closing rule
+            end = max(j for j in range(i + 1, len(lines)) if re.fullmatch(r"=+( +=+)+", lines[j].strip()))
+            out += ["```text", *lines[i + 1 : end], "```"]
+            i = end + 1
+            continue
+        if line.endswith("::"):
+            out.append(line[:-1])
+            block, i = [], i + 1
+            while i < len(lines) and (not lines[i].strip() or lines[i].startswith("    ")):
+                block.append(lines[i][4:])
+                i += 1
+            while block and not block[0].strip():
+                block.pop(0)
+            while block and not block[-1].strip():
+                block.pop()
+            out += ["", "```text", *block, "```", ""]
+            continue
+        out.append(line)
+        i += 1
+    return "\n".join(out).rstrip()
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ A provider answers ``fetch(source, application)`` with raw, untrusted JSON (a ``
 a provider or from a bad answer: each becomes a status with a reason (a malformed answer names the field
 at fault, e.g. ``tax.credit_grade: Input should be 'A', 'B', 'M', 'C' or 'D'``).
 
-Consent (the choice made here, documented in docs/risk-data.md's Consent table):
+Consent (the choice made here):
 
 * without ``consent.data_use`` nothing is fetched at all: :func:`gather` raises :class:`ConsentMissing`
   (an :class:`~smelend.errors.InvalidInput` naming ``consent.data_use``) before any provider call;

@@ -44,7 +44,7 @@ registration                capital LN(1 million CNY, 1.0); legal representative
 tax                         missing for 4% (25% in the first year); declared sales 70-100% of true
                             sales; tax burden LN(2%, 0.35) e^(-0.1 z_e), 0.3-8%; growth LN(6% - 8% z_e,
                             0.25); months filed 12 - Binomial(12, logistic(-4 + z_e)); grade from -z_e +
-                            0.7 N: A 10%, B 45%, M 37% (and every enterprise under one year), C 5%, D 3%;
+                            0.7 N: A 10%, B 46%, M 33% (and every enterprise under one year), C 7%, D 4%;
                             arrears for logistic(-3.6 + z_e) (about 4%)
 VAT invoices                for 85% (70% in catering, resident services, retail-like sections H, O);
                             50-100% of true sales invoiced; growth LN(5% - 10% z_e, 0.3); buyers LN(25,
