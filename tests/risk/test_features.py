@@ -194,3 +194,10 @@ def test_docs_are_generated_from_the_code() -> None:
     for name in (*FLAT_NAMES, *FEATURE_NAMES, "credit_grade", "legal_representative_id_number", "bureau_query"):
         assert f"`{name}`" in text, name
     assert DOC.read_text(encoding="utf-8") == text, "docs/risk-data.md is out of date: run .venv/bin/python -m smelend.risk.features > docs/risk-data.md"
+
+
+def test_flags_given_as_numbers_mean_the_same_in_both_paths() -> None:
+    row = dict.fromkeys(FLAT_NAMES) | {"dishonest_debtor": 0, "legal_rep_matches": 1, "relationship_payroll": 1, "relationship_settlement_account": 0, "relationship_days": 10}
+    online = compute_features(row)
+    assert online["dishonest_debtor"] == 0.0 and online["legal_rep_matches"] == 1.0
+    assert online["bank_relationship_strength"] == pytest.approx(0.15 + 0.25 * 10 / 1826.25)

@@ -206,3 +206,10 @@ def test_file_provider_failures(tmp_path: Path) -> None:
     assert r["cashflow"].status == "unavailable" and "cannot read cashflow.json" in r["cashflow"].reason
     assert r["registration"].status == "malformed" and "registration.established_on: is required" in r["registration"].reason
     assert r["bureau"].status == "missing" and r["bureau"].reason == "bureau: no file " + app.applicant.id_number + "/bureau.json"
+
+
+def test_the_clock_must_be_time_zone_aware() -> None:
+    counting = Counting()
+    with pytest.raises(ValueError, match="time-zone aware"):
+        gather(app_with(), counting, clock=lambda: datetime(2025, 6, 1))
+    assert counting.calls == []

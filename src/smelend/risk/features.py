@@ -273,6 +273,13 @@ class _Col(Expr):
                 return float(v)  # type: ignore[arg-type]
 
             return number
+        if self.dtype == "bool":
+
+            def flag(r: Mapping[str, Value]) -> Value:
+                v = r[name]
+                return None if v is None else bool(v)
+
+            return flag
         return operator.itemgetter(name)
 
     def polars(self) -> pl.Expr:

@@ -136,6 +136,8 @@ def gather(
         raise ValueError(f"unknown sources: {', '.join(unknown)} (known: {', '.join(SOURCES)})")
     check_consent(application)
     gathered_at = clock()
+    if gathered_at.tzinfo is None or gathered_at.utcoffset() is None:
+        raise ValueError("clock must return time-zone aware datetimes")
     results: dict[str, SourceResult] = {}
     data: dict[str, Record | None] = dict.fromkeys(SOURCES)
     to_fetch = []

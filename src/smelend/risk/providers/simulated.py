@@ -68,6 +68,7 @@ data shows. The latent PD is never part of the evidence: ask :meth:`SimulatedPro
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections import OrderedDict
@@ -370,7 +371,7 @@ class SimulatedProvider:
             raise ValueError("seed must be non-negative")
         changes = {k: v for k, v in (("mismatch_share", mismatch_share), ("aml_hit_share", aml_hit_share)) if v is not None}
         self.seed = seed
-        self.params = SimParams(**{**params.__dict__, **changes})
+        self.params = dataclasses.replace(params, **changes)
         self._cache: OrderedDict[tuple[Any, ...], tuple[dict[str, Any], float]] = OrderedDict()
         self._lock = threading.Lock()
 
