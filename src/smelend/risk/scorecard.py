@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -382,7 +383,9 @@ def fit_scorecard(frame: "pd.DataFrame", y_bad: np.ndarray, settings: ScorecardS
     if unknown_trends:
         raise InvalidInput.one("trend", f"no feature named {sorted(unknown_trends)[0]!r}")
     model = build_optbinning_scorecard(features, settings, len(frame))
-    model.fit(frame, y, metric_special=settings.metric_special, metric_missing=settings.metric_missing)
+    with warnings.catch_warnings():  # optbinning 1.0.0 trips pandas 3 deprecations; they are not the user's to fix
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"optbinning\.")
+        model.fit(frame, y, metric_special=settings.metric_special, metric_missing=settings.metric_missing)
     return model, compile_scorecard(model, features, settings, descriptions)
 
 
@@ -390,7 +393,9 @@ def compile_scorecard(model: "Scorecard", features: Sequence[Feature], settings:
                       descriptions: Mapping[str, str] | None = None) -> CompiledScorecard:
     """Read a fitted optbinning Scorecard's bins and points into a CompiledScorecard."""
     assert model.intercept_based is False and model.rounding is False and model.reverse_scorecard is False
-    table = model.table(style="detailed")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"optbinning\.")
+        table = model.table(style="detailed")
     selected = list(model.binning_process_.get_support(names=True))
     kinds = {f.name: f.kind for f in features}
     compiled = []
