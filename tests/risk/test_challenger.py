@@ -135,4 +135,4 @@ def test_cross_validation_uses_the_same_stratified_folds_for_both_models():
         assert 0.7 < summary["auc"] < 0.9 and summary["auc_std"] >= 0
     with pytest.raises(InvalidInput) as refused:
         stratified_folds(table.y_bad, 1, 0)
-    assert refused.value.first.field == "--folds"
+    assert refused.value.first.field == "folds"

@@ -35,9 +35,9 @@ def _descriptions(path: Optional[Path]) -> dict[str, str]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise InvalidInput.one("--descriptions", f"cannot read {str(path)!r} as JSON: {exc}") from None
+        raise InvalidInput.one("descriptions", f"cannot read {str(path)!r} as JSON: {exc}") from None
     if not isinstance(data, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in data.items()):
-        raise InvalidInput.one("--descriptions", "must be a JSON object of feature name -> text")
+        raise InvalidInput.one("descriptions", "must be a JSON object of feature name -> text")
     return data
 
 
@@ -134,7 +134,7 @@ def score_command(
     try:
         pl.DataFrame(output).write_csv(out)
     except OSError as exc:
-        raise InvalidInput.one("--out", f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
+        raise InvalidInput.one("out", f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
     if as_json:
         emit_json({"rows": read.table.rows, "out": str(out)})
     else:
@@ -189,7 +189,7 @@ def report_command(
     try:
         out.write_text(render_html(document, title=f"Model validation: {data.name}"), encoding="utf-8")
     except OSError as exc:
-        raise InvalidInput.one("--out", f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
+        raise InvalidInput.one("out", f"cannot write {str(out)!r}: {exc.strerror or exc}") from None
     if as_json:
         emit_json(document)
     else:

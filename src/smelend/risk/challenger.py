@@ -295,14 +295,14 @@ def fit_challenger(columns: Mapping[str, Column], y_bad: np.ndarray, settings: C
         if f.kind == CATEGORICAL:
             seen = _categories_seen(columns[f.name])
             if len(seen) > MAX_CATEGORIES:
-                raise InvalidInput.one("--data", f"{f.name!r} has {len(seen)} categories, more than the limit of {MAX_CATEGORIES}")
+                raise InvalidInput.one("data", f"{f.name!r} has {len(seen)} categories, more than the limit of {MAX_CATEGORIES}")
             maps[f.name] = {c: i for i, c in enumerate(seen)}
     matrix = _matrix(columns, features, maps)
     assert matrix.shape == (y.size, len(features))
 
     folds = min(settings.calibration_folds, int(min(y.sum(), y.size - y.sum())))
     if folds < 2:
-        raise InvalidInput.one("--target", "too few bads or goods to calibrate the challenger")
+        raise InvalidInput.one("target", "too few bads or goods to calibrate the challenger")
     oof = np.empty(y.size, dtype=np.float64)
     for train, test in StratifiedKFold(folds, shuffle=True, random_state=settings.seed).split(matrix, y):
         booster = _train(matrix[train], y[train], features, settings)

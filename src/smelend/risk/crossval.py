@@ -59,9 +59,9 @@ def stratified_folds(y_bad: np.ndarray, folds: int, seed: int) -> list[tuple[np.
     y = np.asarray(y_bad)
     smaller = int(min(y.sum(), y.size - y.sum()))
     if not 2 <= folds <= MAX_FOLDS:
-        raise InvalidInput.one("--folds", f"must be between 2 and {MAX_FOLDS}")
+        raise InvalidInput.one("folds", f"must be between 2 and {MAX_FOLDS}")
     if folds > smaller:
-        raise InvalidInput.one("--folds", f"{folds} folds need at least {folds} bads and {folds} goods; the smaller class has {smaller}")
+        raise InvalidInput.one("folds", f"{folds} folds need at least {folds} bads and {folds} goods; the smaller class has {smaller}")
     splitter = StratifiedKFold(folds, shuffle=True, random_state=seed)
     return list(splitter.split(np.zeros(y.size), y))
 

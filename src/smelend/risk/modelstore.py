@@ -111,14 +111,14 @@ class ModelBundle:
                 try:
                     text = path.read_text(encoding="utf-8")
                 except OSError:
-                    raise InvalidInput.one("--model", f"{str(self.directory)!r} has no readable {BOOSTER_FILE}") from None
+                    raise InvalidInput.one("model", f"{str(self.directory)!r} has no readable {BOOSTER_FILE}") from None
                 expected = self.challenger_metadata.get("booster_sha256")
                 if expected and hashlib.sha256(text.encode("utf-8")).hexdigest() != expected:
-                    raise InvalidInput.one("--model", f"{BOOSTER_FILE} in {str(self.directory)!r} does not match model.json (sha256 differs)")
+                    raise InvalidInput.one("model", f"{BOOSTER_FILE} in {str(self.directory)!r} does not match model.json (sha256 differs)")
             try:
                 self._cache["challenger"] = Challenger.load(text, self.challenger_metadata)
             except Exception as exc:
-                raise InvalidInput.one("--model", f"the challenger in {str(self.directory)!r} cannot be loaded: {exc}") from None
+                raise InvalidInput.one("model", f"the challenger in {str(self.directory)!r} cannot be loaded: {exc}") from None
         return self._cache["challenger"]
 
     def to_dict(self) -> dict[str, Any]:
@@ -192,13 +192,13 @@ def save_model(bundle: ModelBundle, directory: str | Path) -> Path:
         raise ValueError("only a freshly trained bundle (holding its booster text) can be saved")
     out = Path(directory)
     if out.exists() and not out.is_dir():
-        raise InvalidInput.one("--out", f"{str(out)!r} exists and is not a directory")
+        raise InvalidInput.one("out", f"{str(out)!r} exists and is not a directory")
     try:
         out.mkdir(parents=True, exist_ok=True)
         _write_atomically(out / BOOSTER_FILE, bundle.booster_text)
         _write_atomically(out / MODEL_FILE, json.dumps(bundle.to_dict(), ensure_ascii=False, indent=1, allow_nan=False) + "\n")
     except OSError as exc:
-        raise InvalidInput.one("--out", f"cannot write the model to {str(out)!r}: {exc.strerror or exc}") from None
+        raise InvalidInput.one("out", f"cannot write the model to {str(out)!r}: {exc.strerror or exc}") from None
     return out
 
 
@@ -206,21 +206,21 @@ def load_model(directory: str | Path) -> ModelBundle:
     """Read and check a model directory; every problem is one ``--model`` error."""
     where = Path(directory)
     if not where.is_dir():
-        raise InvalidInput.one("--model", f"no model directory {str(where)!r}")
+        raise InvalidInput.one("model", f"no model directory {str(where)!r}")
     path = where / MODEL_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InvalidInput.one("--model", f"{str(where)!r} has no {MODEL_FILE}: not a model directory") from None
+        raise InvalidInput.one("model", f"{str(where)!r} has no {MODEL_FILE}: not a model directory") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput.one("--model", f"{MODEL_FILE} in {str(where)!r} is unreadable or not JSON: {exc}") from None
+        raise InvalidInput.one("model", f"{MODEL_FILE} in {str(where)!r} is unreadable or not JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise InvalidInput.one("--model", f"{MODEL_FILE} in {str(where)!r} is not a JSON object")
+        raise InvalidInput.one("model", f"{MODEL_FILE} in {str(where)!r} is not a JSON object")
     if data.get("format") != FORMAT:
-        raise InvalidInput.one("--model", f"{MODEL_FILE} in {str(where)!r} has format {data.get('format')!r}, expected {FORMAT!r}")
+        raise InvalidInput.one("model", f"{MODEL_FILE} in {str(where)!r} has format {data.get('format')!r}, expected {FORMAT!r}")
     absent = [k for k in REQUIRED if k not in data]
     if absent:
-        raise InvalidInput.one("--model", f"{MODEL_FILE} in {str(where)!r} lacks {', '.join(absent)}")
+        raise InvalidInput.one("model", f"{MODEL_FILE} in {str(where)!r} lacks {', '.join(absent)}")
     try:
         return ModelBundle(
             source=Source.from_dict(data["source"]),
@@ -232,4 +232,4 @@ def load_model(directory: str | Path) -> ModelBundle:
             metrics=dict(data["metrics"]), created_at=str(data["created_at"]), directory=where,
         )
     except (KeyError, TypeError, ValueError, AssertionError, InvalidInput) as exc:
-        raise InvalidInput.one("--model", f"{MODEL_FILE} in {str(where)!r} is corrupt: {type(exc).__name__} {exc}") from None
+        raise InvalidInput.one("model", f"{MODEL_FILE} in {str(where)!r} is corrupt: {type(exc).__name__} {exc}") from None

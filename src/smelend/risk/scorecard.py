@@ -328,7 +328,7 @@ def _column(columns: Mapping[str, Column], name: str) -> Column:
     try:
         return columns[name]
     except KeyError:
-        raise InvalidInput.one("--data", f"the model's feature {name!r} is not among the columns") from None
+        raise InvalidInput.one("data", f"the model's feature {name!r} is not among the columns") from None
 
 
 def feature_kinds(frame: "pd.DataFrame") -> tuple[Feature, ...]:

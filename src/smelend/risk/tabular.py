@@ -215,31 +215,31 @@ def read_training_table(path: str | Path, target: str, bad: str, exclude: Sequen
     import polars as pl
 
     path = Path(path)
-    schema = _schema(path, "--data")
+    schema = _schema(path, "data")
     if target not in schema:
-        raise InvalidInput.one("--target", f"no column {target!r} in {path.name!r}; columns: {_listed(list(schema))}")
+        raise InvalidInput.one("target", f"no column {target!r} in {path.name!r}; columns: {_listed(list(schema))}")
     unknown = [c for c in exclude if c not in schema]
     if unknown:
-        raise InvalidInput.one("--exclude", f"no column {unknown[0]!r} in {path.name!r}")
+        raise InvalidInput.one("exclude", f"no column {unknown[0]!r} in {path.name!r}")
     names = [n for n in schema if n != target and n not in exclude]
     if not names:
-        raise InvalidInput.one("--data", f"{path.name!r} has no feature columns besides the target")
+        raise InvalidInput.one("data", f"{path.name!r} has no feature columns besides the target")
     if len(names) > MAX_FEATURES:
-        raise InvalidInput.one("--data", f"{len(names)} feature columns is more than the limit of {MAX_FEATURES}")
+        raise InvalidInput.one("data", f"{len(names)} feature columns is more than the limit of {MAX_FEATURES}")
     overrides = {n: (pl.Float64 if _is_numeric(schema[n]) else pl.String) for n in names}
     overrides[target] = pl.String
-    frame = _read(path, "--data", overrides, [*names, target])
+    frame = _read(path, "data", overrides, [*names, target])
 
     y_text = frame[target]
     if y_text.null_count():
-        raise InvalidInput.one("--target", f"column {target!r} is empty in {y_text.null_count()} rows")
+        raise InvalidInput.one("target", f"column {target!r} is empty in {y_text.null_count()} rows")
     seen = sorted(y_text.unique().to_list())
     if len(seen) < 2:
-        raise InvalidInput.one("--target", f"column {target!r} has one class only ({_listed(seen)}); a model needs goods and bads")
+        raise InvalidInput.one("target", f"column {target!r} has one class only ({_listed(seen)}); a model needs goods and bads")
     if len(seen) > 2:
-        raise InvalidInput.one("--target", f"column {target!r} has {len(seen)} classes ({_listed(seen)}); a model needs exactly two")
+        raise InvalidInput.one("target", f"column {target!r} has {len(seen)} classes ({_listed(seen)}); a model needs exactly two")
     if bad not in seen:
-        raise InvalidInput.one("--bad", f"{bad!r} is not a value of {target!r}; values seen: {_listed(seen)}")
+        raise InvalidInput.one("bad", f"{bad!r} is not a value of {target!r}; values seen: {_listed(seen)}")
     y_bad = (y_text == bad).to_numpy().astype(np.int8)
 
     columns: dict[str, Column] = {}
@@ -255,7 +255,7 @@ def read_training_table(path: str | Path, target: str, bad: str, exclude: Sequen
             columns[name] = _coded(series)
             features.append(Feature(name, CATEGORICAL))
     if not features:
-        raise InvalidInput.one("--data", f"every feature column of {path.name!r} is empty")
+        raise InvalidInput.one("data", f"every feature column of {path.name!r} is empty")
     return Table(columns, tuple(features), frame.height, y_bad, target, bad, path.name, file_sha256(path))
 
 
@@ -273,18 +273,18 @@ def read_scoring_table(path: str | Path, features: Sequence[Feature], id_column:
     import polars as pl
 
     path = Path(path)
-    schema = _schema(path, "--data")
+    schema = _schema(path, "data")
     missing = [f.name for f in features if f.name not in schema]
     if missing:
-        raise InvalidInput.one("--data", f"{path.name!r} lacks the model's columns {_listed(missing)}")
+        raise InvalidInput.one("data", f"{path.name!r} lacks the model's columns {_listed(missing)}")
     if id_column is not None and id_column not in schema:
-        raise InvalidInput.one("--id", f"no column {id_column!r} in {path.name!r}; columns: {_listed(list(schema))}")
+        raise InvalidInput.one("id", f"no column {id_column!r} in {path.name!r}; columns: {_listed(list(schema))}")
     has_target = target is not None and target in schema
     overrides: dict[str, pl.DataType] = {f.name: (pl.Float64 if f.kind == NUMERIC else pl.String) for f in features}
     if has_target:
         overrides[target] = pl.String  # type: ignore[index]
     wanted = list(dict.fromkeys([*(f.name for f in features), *([id_column] if id_column else []), *([target] if has_target else [])]))
-    frame = _read(path, "--data", overrides, wanted)
+    frame = _read(path, "data", overrides, wanted)
     columns: dict[str, Column] = {}
     for f in features:
         columns[f.name] = _numeric_array(frame[f.name]) if f.kind == NUMERIC else _coded(frame[f.name])
