@@ -109,7 +109,7 @@ def train_command(
 def score_command(
     model: Path = MODEL_OPTION,
     data: Path = DATA_OPTION,
-    out: Path = typer.Option(..., "--out", help="The CSV to write: [id,] score, pd [, challenger_pd]."),
+    out: Path = typer.Option(..., "--out", help="The CSV to write: the --id column if given, score, pd, and challenger_pd with --challenger."),
     id_column: Optional[str] = typer.Option(None, "--id", help="A column copied to the output to identify rows."),
     challenger: bool = typer.Option(False, "--challenger", help="Also write the challenger's PD (loads LightGBM)."),
     as_json: bool = JSON_OPTION,
