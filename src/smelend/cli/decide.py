@@ -26,31 +26,31 @@ def _provider(spec: str, seed: int) -> Any:
     if spec.startswith("files:"):
         folder = Path(spec.removeprefix("files:"))
         if not folder.is_dir():
-            raise InvalidInput.one("--provider", f"no such folder: {folder}")
+            raise InvalidInput.one("provider", f"no such folder: {folder}")
         return FileProvider(folder)
     if spec.startswith(("http://", "https://")):
         return HttpProvider(spec)
-    raise InvalidInput.one("--provider", f"must be 'simulated', 'files:DIR' or an http(s) URL, got {spec!r}")
+    raise InvalidInput.one("provider", f"must be 'simulated', 'files:DIR' or an http(s) URL, got {spec!r}")
 
 
 def _applications(application: Optional[Path], simulate: Optional[int], seed: int) -> list[Any]:
     from smelend.risk.schemas import Application, parse
 
     if (application is None) == (simulate is None):
-        raise InvalidInput.one("--application", "give either --application FILE or --simulate N")
+        raise InvalidInput.one("application", "give either --application FILE or --simulate N")
     if simulate is not None:
         from smelend.risk.providers.simulated import simulate_applications
 
         if not 1 <= simulate <= MAX_SIMULATED:
-            raise InvalidInput.one("--simulate", f"must be between 1 and {MAX_SIMULATED}")
+            raise InvalidInput.one("simulate", f"must be between 1 and {MAX_SIMULATED}")
         return simulate_applications(simulate, seed)
     assert application is not None
     if not application.is_file():
-        raise InvalidInput.one("--application", f"no such file: {application}")
+        raise InvalidInput.one("application", f"no such file: {application}")
     try:
         raw = json.loads(application.read_text(encoding="utf-8"))
     except ValueError as exc:
-        raise InvalidInput.one("--application", f"not valid JSON: {exc}") from None
+        raise InvalidInput.one("application", f"not valid JSON: {exc}") from None
     return [parse(Application, raw)]
 
 

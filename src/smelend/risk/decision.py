@@ -5,8 +5,9 @@ group's scorecard (or the challenger, for its share) -> PD -> grade -> limit. A 
 function: no clock, no randomness, no I/O beyond the strategy loaded beforehand, so re-running the
 stored inputs with the same strategy gives the same decision (``replay``).
 
-Reasons are ranked: knock-outs first, then refer reasons, then what the grade says, then why the
-limit is below the request, then the scorecard's top features by points lost. The price is added
+Reasons are ranked by effect: every reason that declines first (knock-outs, a grade below the cut-off,
+a supported line below the product's minimum), then reasons to refer, then why the line is below the
+request (tightest cap first), then the model's top features by points lost. The price is added
 by ``smelend.pricing`` later, in ``Decision.price``.
 """
 
@@ -24,6 +25,7 @@ from smelend.risk.strategy import Strategy
 
 Outcome = Literal["approve", "decline", "refer"]
 SCORE_REASONS = 4
+EFFECT_RANK = {"decline": 0, "refer": 1, "reduce": 2, "explain": 3}
 
 
 @dataclass(frozen=True)
@@ -131,11 +133,11 @@ def _opinion(strategy: Strategy, bundle: Any, which: str, features: Mapping[str,
         explained = card.reasons(features, top=SCORE_REASONS)
     else:
         score = None
-        pd = float(bundle.challenger.predict_pd_row(features))
-        explained = bundle.challenger.reasons(features, top=SCORE_REASONS)
+        pd = float(bundle.challenger().predict_pd_row(features))
+        explained = bundle.challenger().reasons(features, top=SCORE_REASONS)
     pd = min(max(pd, 0.0), 1.0)
     grade = strategy.grades.grade_for(pd)
-    reasons = tuple(ReasonCode(r.code, r.text, "score", "explain") for r in explained)
+    reasons = tuple(ReasonCode(f"SCORE_{r.feature.upper()}", r.text, "score", "explain") for r in explained)
     return ModelOpinion(which, None if score is None else float(score), pd, grade.grade, grade.action, reasons)  # type: ignore[arg-type]
 
 
@@ -181,9 +183,12 @@ def decide(application: Application, evidence: Evidence, strategy: Strategy, pro
     if grade.action != "approve":
         code = "SCORE_BELOW_CUTOFF" if grade.action == "decline" else "SCORE_IN_REFER_BAND"
         reasons.append(ReasonCode(code, f"Risk grade {grade.grade}: {grade.text}", "grade", grade.action))
-    reasons += [ReasonCode(c.code, c.text, "limit", "decline" if c.code == "LIMIT_BELOW_MINIMUM" else "reduce") for c in limit.reductions]
+    # A line too small for the product declines; unless the data to size it was missing: then a person may obtain it.
+    below_minimum = "refer" if any(c.code == "LIMIT_BASIS_MISSING" for c in limit.reductions) else "decline"
+    reasons += [ReasonCode(c.code, c.text, "limit", below_minimum if c.code == "LIMIT_BELOW_MINIMUM" else "reduce") for c in limit.reductions]
     reasons += list(acting.reasons)
     reasons = list(dict.fromkeys(reasons))  # a rule firing twice (e.g. two spellings of "unknown") counts once
+    reasons.sort(key=lambda r: EFFECT_RANK[r.effect])  # stable: within an effect, the order above stays
 
     effects = {r.effect for r in reasons}
     outcome: Outcome = "decline" if "decline" in effects else "refer" if "refer" in effects else "approve"

@@ -45,7 +45,8 @@ class LimitSettings(_Strict):
     bases: dict[str, Basis] = Field(min_length=1)
     products: dict[str, str] = Field(min_length=1, description="Product id -> basis name.")
     debt_service: DebtService
-    max_debt_to_revenue: Decimal = Field(gt=0, le=10, description="All debt (bureau + bank) may not exceed this x annual revenue.")
+    max_debt_to_revenue: Decimal = Field(gt=0, le=10, description="Enterprise bases: all debt (bureau + bank) may not exceed this x annual revenue.")
+    max_debt_to_income: Decimal = Field(gt=0, le=20, description="Owner basis: all debt may not exceed this x the owner's annual income (personal debt includes mortgages).")
     owner_cap: Decimal = Field(gt=0, description="Yuan: the most the bank lends to one owner across every enterprise.")
     rounding_unit: Decimal = Field(gt=0, description="Yuan: lines are rounded down to a multiple of this.")
 
@@ -163,7 +164,8 @@ def compute_limit(
         free_monthly = Decimal(revenue_fen) / 12 * share - inputs.bureau_monthly_debt_service_fen
         serviceable = _annuity_principal_fen(max(free_monthly, Decimal(0)), ds.reference_annual_rate, ds.reference_term_months)
         caps.append(Cap("LIMIT_DEBT_SERVICE", _floor_fen(serviceable), "Limited by what monthly cash flow can repay after existing debt service"))
-        burden = Decimal(revenue_fen) * settings.max_debt_to_revenue - inputs.bureau_outstanding_fen - inputs.owner_bank_outstanding_fen
+        ratio = settings.max_debt_to_income if owner_basis else settings.max_debt_to_revenue
+        burden = Decimal(revenue_fen) * ratio - inputs.bureau_outstanding_fen - inputs.owner_bank_outstanding_fen
         caps.append(Cap("LIMIT_DEBT_BURDEN", _floor_fen(burden), "Limited by existing debt relative to revenue"))
 
     owner_cap_fen = parse_yuan(settings.owner_cap, "owner_cap")

@@ -72,7 +72,8 @@ class RuleSet:
 
 
 def _slim_trace(trace: Mapping[str, Any]) -> dict[str, Any]:
-    """The trace without copies of the whole input on every node: which rules fired, per table."""
+    """Which rules fired, per node, with the cells that matched; without zen's copies of the whole input
+    on every node (the decision stores the input once) and without timings (they differ run to run)."""
     slim: dict[str, Any] = {}
     for node_id, node in trace.items():
         fired = []
@@ -81,7 +82,7 @@ def _slim_trace(trace: Mapping[str, Any]) -> dict[str, Any]:
                 rule = data.get("rule") or {}
                 matched = {k: v for k, v in rule.items() if not k.startswith("_") and v not in ("", None)}
                 fired.append({"rule_id": rule.get("_id"), "matched": matched})
-        slim[node_id] = {"name": node.get("name"), "fired": fired, "performance": node.get("performance")}
+        slim[node_id] = {"name": node.get("name"), "fired": fired}  # no timings: a replay must equal the original
     return slim
 
 

@@ -124,7 +124,7 @@ def resolve_strategy_dir(name_or_path: str | Path | None) -> Path:
     shipped = SHIPPED_DIR / str(name_or_path)
     if (shipped / "strategy.yaml").is_file():
         return shipped
-    raise InvalidInput.one("--strategy", f"no strategy.yaml in {name_or_path} and no shipped strategy of that name")
+    raise InvalidInput.one("strategy", f"no strategy.yaml in {name_or_path} and no shipped strategy of that name")
 
 
 _CACHE: dict[tuple[str, str], Strategy] = {}
