@@ -36,6 +36,10 @@ def test_demo_stores_the_sample_enterprise_once_and_shows_every_method(db_url, d
     servicing = doc["servicing"]
     assert {loan["method"] for loan in servicing["loans"]} == {"equal-installment", "equal-principal", "interest-first", "bullet", "revolving"}
     assert doc["trial_balance"]["balanced"] is True and doc["reconciliation"] == {"differences": []}
+    decisions = doc["decisions"]
+    assert len(decisions) == 12 and {d["outcome"] for d in decisions} <= {"approve", "decline", "refer"}
+    assert all(d["reasons"] and d["versions"]["strategy"]["name"] == "sme" for d in decisions)
+    assert any(d["outcome"] == "approve" and d["limit"] != "0.00" for d in decisions)
     if db_backend == "sqlite":  # a second run continues the same book (PostgreSQL: same code, slower)
         code, out, _ = run(capsys, "demo", "--json")
         assert code == 0 and json.loads(out)["enterprise"]["id"] == doc["enterprise"]["id"]

@@ -10,13 +10,14 @@ past due, classification and the ledger's trial balance can be seen. Each later 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
 from smelend.ids import mobile, ric
 from smelend.money import format_yuan
-from smelend.products import Catalogue, Product
+from smelend.products import Catalogue, Product, load_catalogue
 from smelend.servicing import LoanTerms, Method, Schedule, build_schedule
 from smelend.servicing.conventions import Conventions
 
@@ -144,3 +145,28 @@ def _demo_payment(book, plan: PlannedDraw, state, day: date) -> int:
     if plan.behaviour == "early-payoff" and day == state.terms.start + timedelta(days=60):
         return quote(book, state.id, day).total_fen
     return 0
+
+
+DEMO_APPLICATIONS = 12
+DEMO_APPLICATIONS_SEED = 2026
+
+
+def decide_simulated(count: int = DEMO_APPLICATIONS, seed: int = DEMO_APPLICATIONS_SEED) -> list[tuple[Any, Any]]:
+    """Simulated applicants decided by the shipped strategy: (application, decision) pairs."""
+    from datetime import datetime, timezone
+
+    from smelend.risk.decision import ProductTerms, decide
+    from smelend.risk.providers.base import gather
+    from smelend.risk.providers.simulated import SimulatedProvider, simulate_applications
+    from smelend.risk.strategy import load_strategy
+
+    strategy = load_strategy()
+    catalogue = load_catalogue()
+    provider = SimulatedProvider(seed=seed)
+    clock = lambda: datetime(SAMPLE_START.year, SAMPLE_START.month, SAMPLE_START.day, tzinfo=timezone.utc)  # noqa: E731
+    pairs = []
+    for application in simulate_applications(count, seed):
+        evidence = gather(application, provider, clock=clock)
+        pairs.append((application, decide(application, evidence, strategy, ProductTerms.of(catalogue[application.product_id]))))
+    return pairs
+

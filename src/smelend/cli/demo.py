@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 
 from smelend import settings
 from smelend.cli.common import JSON_OPTION, app, emit_json, stderr, stdout
+from smelend.cli.decide import summary
 from smelend.cli.ledger import trial_balance_table
 from smelend.cli.schedule import schedule_table
 from smelend.cli.servicing import line_document, loan_document
@@ -39,7 +40,7 @@ def demo_engine() -> tuple[Engine, bool]:
 
 @app.command()
 def demo(json_out: bool = JSON_OPTION) -> None:
-    """The main job: a sample enterprise, every repayment method with its APR, then 120 days of servicing."""
+    """The main job: risk decisions on simulated applicants, every repayment method with its APR, then 120 days of servicing."""
     from smelend import demo as sample
     from smelend.store import add_person, find_person_by_resident_id, get_or_create_enterprise, get_person
 
@@ -51,6 +52,7 @@ def demo(json_out: bool = JSON_OPTION) -> None:
         person = get_person(conn, owner_id)
         business_date = get_business_day(conn).business_date
     database = engine.url.render_as_string(hide_password=True)
+    decided = sample.decide_simulated()
     draws = sample.sample_draws(load_catalogue(), sample.SAMPLE_PRODUCT)
     owner_shown = sample.masked_owner(person.name, person.resident_id, person.mobile)
     book = open_book(engine)
@@ -70,6 +72,7 @@ def demo(json_out: bool = JSON_OPTION) -> None:
             {
                 "database": database,
                 "enterprise": {"id": enterprise_id, **sample.SAMPLE_ENTERPRISE, "owner": owner_shown},
+                "decisions": [summary(d) for _, d in decided],
                 "draws": [{"product": d.product_id, **schedule_document(d.schedule)} for d in draws],
                 "servicing": {
                     "from": start.isoformat(),
@@ -89,18 +92,30 @@ def demo(json_out: bool = JSON_OPTION) -> None:
         f"enterprise #{enterprise_id} {sample.SAMPLE_ENTERPRISE['name']}  USCC {sample.SAMPLE_ENTERPRISE['uscc']}\n"
         f"owner {owner_shown['name']}  ID {owner_shown['resident_id']}  mobile {owner_shown['mobile']}  (stored encrypted, shown masked)"
     )
-    stdout.rule("1. every repayment method: schedule and APR")
+    stdout.rule("1. origination: the risk engine decides simulated applicants")
+    stdout.print(decisions_table(decided))
+    stdout.rule("2. every repayment method: schedule and APR")
     for draw in draws:
         terms = draw.schedule.terms
         stdout.print(schedule_table(draw.schedule, title=f"{terms.method.value} — {draw.product_id} — {terms.periods} months, {terms.conventions.interest_calc.value} interest"))
     stdout.print(apr_table(draws))
-    stdout.rule(f"2. servicing {start} to {end}: draws, repayments, close of business day by day")
+    stdout.rule(f"3. servicing {start} to {end}: draws, repayments, close of business day by day")
     for event in run.events:
         stdout.print(event)
     stdout.print(lines_table(lines))
     stdout.print(loans_table(loans, run, book))
     stdout.print(trial_balance_table(kept, kept == recomputed))
     stdout.print(f"reconciliation (ledger vs loans, lines and bank core): {len(differences)} differences")
+
+
+def decisions_table(decided: list[tuple[Any, Any]]) -> Table:
+    table = Table(title="Simulated applicants: provider data -> features -> JDM policy rules -> scorecard -> grade -> limit")
+    for column in ("application", "product", "requested", "outcome", "grade", "PD", "limit", "first reasons"):
+        table.add_column(column, justify="right" if column in ("requested", "PD", "limit") else "left")
+    for application, d in decided:
+        table.add_row(d.application_id, application.product_id, format_yuan(d.requested_fen), d.outcome, d.grade, f"{d.pd:.2%}",
+                      format_yuan(d.limit_fen), ", ".join(d.reason_codes()[:3]))
+    return table
 
 
 def apr_table(draws: list[Any]) -> Table:
