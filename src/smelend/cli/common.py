@@ -33,6 +33,10 @@ ledger_app = typer.Typer(help="The double-entry ledger: trial balance and reconc
 app.add_typer(ledger_app, name="ledger")
 risk_app = typer.Typer(help="The risk engine: benchmark, train, score and validate models; decide an application.", no_args_is_help=True)
 app.add_typer(risk_app, name="risk")
+pricing_app = typer.Typer(help="Risk-based pricing: break-even rate, capital, profit-optimal rate, pricing grids.", no_args_is_help=True)
+app.add_typer(pricing_app, name="pricing")
+rationing_app = typer.Typer(help="Credit rationing: the Stiglitz-Weiss return curve; limits under a budget.", no_args_is_help=True)
+app.add_typer(rationing_app, name="rationing")
 
 WIDTH_WHEN_PIPED = 160  # Rich assumes 80 columns off a terminal, which cuts schedule tables
 
