@@ -25,9 +25,12 @@ CLEAN = dict.fromkeys(FLAT_NAMES) | {
 } | {f"status_{s}": "ok" for s in ("identity", "aml", "bureau", "registration", "tax", "invoices", "cashflow", "relationship", "exposure")}
 
 
+APPLICANT = {"province": "31", "customer_group": "data-rich"}
+
+
 def evaluate(product: str = "tax-data-loan", **facts):
     rule_set = load_rule_set(RULES, "sme-policy", "1.0")
-    return rule_set.evaluate({"facts": CLEAN | facts, "features": {}, "product": ELIGIBILITY[product]})
+    return rule_set.evaluate({"facts": CLEAN | facts, "features": {}, "product": ELIGIBILITY[product], "application": APPLICANT})
 
 
 def test_a_clean_applicant_fires_nothing():
@@ -129,4 +132,16 @@ def test_the_hash_follows_the_content(tmp_path):
     edited = load_rule_set(changed, "sme-policy", "1.1")
     assert original.sha256 != edited.sha256
     assert edited.identity()["version"] == "1.1"
-    assert edited.evaluate({"facts": CLEAN | {"bureau_inquiries_3m": 9}, "features": {}, "product": ELIGIBILITY["tax-data-loan"]}).codes("decline") == ()
+    assert edited.evaluate({"facts": CLEAN | {"bureau_inquiries_3m": 9}, "features": {}, "product": ELIGIBILITY["tax-data-loan"], "application": APPLICANT}).codes("decline") == ()
+
+
+def test_region_and_customer_group_come_from_the_product():
+    rule_set = load_rule_set(RULES, "sme-policy", "1.0")
+    local = ELIGIBILITY["tax-data-loan"] | {"regions": ["31", "32"]}
+    def codes(province, group, eligibility):
+        context = {"facts": CLEAN, "features": {}, "product": eligibility, "application": {"province": province, "customer_group": group}}
+        return rule_set.evaluate(context).codes("decline")
+    assert codes("31", "data-rich", local) == ()
+    assert codes("44", "data-rich", local) == ("REGION_NOT_SERVED",)
+    assert codes("31", "thin-file", local) == ("CUSTOMER_GROUP_NOT_ELIGIBLE",)
+    assert codes("31", "thin-file", ELIGIBILITY["owner-credit-loan"]) == ()

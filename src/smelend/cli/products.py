@@ -16,7 +16,16 @@ def product_summary(product: Product) -> dict[str, Any]:
     return {
         "id": product.id,
         "name": product.name,
+        "limit": {"min": str(product.limit.min), "max": str(product.limit.max)},
+        "line_validity_months": product.line_validity_months,
+        "customer_groups": list(product.eligibility.customer_groups),
+        "regions": list(product.eligibility.regions),
+        "data_required": list(product.eligibility.data_required),
         "repayment_methods": {m.value: [t.min_term, t.max_term] for m, t in product.repayment_methods.items()},
+        "pricing_model": product.pricing.model.value,
+        "rate_floor": str(product.pricing.floor),
+        "rate_cap": str(product.pricing.cap),
+        "apr_cap": str(product.regulatory.apr_cap),
         "interest_calc": product.conventions.interest_calc.value,
         "penalty_rate_multiplier": str(product.penalty.rate_multiplier),
     }
@@ -30,11 +39,12 @@ def products_list(json_out: bool = JSON_OPTION) -> None:
         emit_json([product_summary(p) for p in catalogue.values()])
         return
     table = Table(title="Products")
-    for column in ("id", "name", "repayment methods (terms)", "interest", "penalty x rate"):
+    for column in ("id", "name", "limit (yuan)", "groups", "repayment methods (terms)", "pricing", "rate cap", "APR cap"):
         table.add_column(column)
     for p in catalogue.values():
         methods = ", ".join(f"{m.value} {t.min_term}-{t.max_term}" for m, t in p.repayment_methods.items())
-        table.add_row(p.id, p.name, methods, f"{p.conventions.interest_calc.value}/{p.conventions.days_in_year.value}", str(p.penalty.rate_multiplier))
+        table.add_row(p.id, p.name, f"{p.limit.min}-{p.limit.max}", ", ".join(p.eligibility.customer_groups), methods,
+                      p.pricing.model.value, str(p.pricing.cap), str(p.regulatory.apr_cap))
     stdout.print(table)
 
 

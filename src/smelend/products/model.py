@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal
 from enum import Enum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -105,9 +105,17 @@ class LimitRange(_Strict):
 DATA_SOURCES = ("identity", "aml", "bureau", "registration", "tax", "invoices", "cashflow", "relationship")
 
 
+CUSTOMER_GROUPS = ("data-rich", "thin-file")
+PROVINCES = frozenset(
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65".split()
+)  # GB/T 2260 province-level codes: the first two digits of the division code inside a USCC
+
+
 class Eligibility(_Strict):
     """Who may have the product: the policy rules read these as ``product.*``."""
 
+    regions: tuple[str, ...] = Field(min_length=1, description="Provinces (GB/T 2260 two-digit codes) where the enterprise must be registered; a local bank lends in its region.")
+    customer_groups: tuple[str, ...] = Field(min_length=1, description="Risk-strategy customer groups the product is for (data-rich, thin-file).")
     owner_age_min: int = Field(ge=18, le=100)
     owner_age_max: int = Field(ge=18, le=100)
     min_business_months: int = Field(ge=0, le=600)
@@ -121,6 +129,22 @@ class Eligibility(_Strict):
         if bad:
             raise ValueError(f"not GB/T 4754 section letters (A-T): {', '.join(bad)}")
         return sections
+
+    @field_validator("regions")
+    @classmethod
+    def _regions(cls, regions: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [r for r in regions if r not in PROVINCES]
+        if unknown:
+            raise ValueError(f"not GB/T 2260 province codes: {', '.join(unknown)}")
+        return regions
+
+    @field_validator("customer_groups")
+    @classmethod
+    def _groups(cls, groups: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [g for g in groups if g not in CUSTOMER_GROUPS]
+        if unknown:
+            raise ValueError(f"unknown customer groups: {', '.join(unknown)} (known: {', '.join(CUSTOMER_GROUPS)})")
+        return groups
 
     @field_validator("data_required")
     @classmethod
@@ -137,12 +161,52 @@ class Eligibility(_Strict):
         return self
 
 
+class PricingModel(str, Enum):
+    OPTIMAL = "optimal"  # the profit-optimal rate for the applicant's PD, within floor and cap
+    BREAKEVEN_PLUS_MARGIN = "breakeven-plus-margin"  # break-even plus a fixed margin
+
+
+class TakeUpParameters(_Strict):
+    """The product's default price response q(r) = 1 / (1 + exp(-a + b r)), refitted from price tests."""
+
+    a: float = Field(ge=-20, le=20)
+    b: float = Field(gt=0, le=500)
+
+
+class Pricing(_Strict):
+    """How the product's annual rate is set (smelend.pricing), within a floor and the product's cap."""
+
+    model: PricingModel
+    floor: Literal["lpr", "breakeven"] | Fraction = Field(description="'lpr' (the 1-year LPR), 'breakeven', or a fixed annual rate.")
+    cap: Fraction = Field(description="The highest annual rate the product charges.")
+    margin: Fraction = Field(default=Decimal(0), description="Over break-even, for breakeven-plus-margin.")
+    takeup: TakeUpParameters
+    lgd: Fraction = Field(description="Loss given default assumed for the product (unsecured).")
+    pricing_term_months: int = Field(ge=1, le=60, description="The term the line is priced at (cost of funds, APR disclosure).")
+
+    @model_validator(mode="after")
+    def _margin(self) -> "Pricing":
+        if self.model is PricingModel.BREAKEVEN_PLUS_MARGIN and self.margin <= 0:
+            raise ValueError("breakeven-plus-margin needs a positive margin")
+        return self
+
+
+class Regulatory(_Strict):
+    """Constraints from regulation and the bank's policy; caps are data, never code."""
+
+    apr_cap: Fraction = Field(description="The highest APR (all costs, IRR method) the product may disclose; the lender type's cap applies too.")
+    bullet_max_term: int = Field(ge=1, le=MAX_PERIODS, description="Longest term, in periods, for bullet (one repayment at maturity).")
+
+
 class Product(_Strict):
     id: str = Field(pattern=r"^[a-z][a-z0-9-]{1,39}$")
     name: str = Field(min_length=1, max_length=80)
     description: str = ""
     limit: LimitRange
+    line_validity_months: int = Field(ge=1, le=60, description="How long a granted line may be drawn before renewal.")
     eligibility: Eligibility
+    pricing: Pricing
+    regulatory: Regulatory
     repayment_methods: dict[Method, DrawTerms] = Field(min_length=1)
     conventions: ConventionSettings = ConventionSettings()
     penalty: Penalty
@@ -167,6 +231,19 @@ class Product(_Strict):
         if Method.FLAT in methods:
             raise ValueError("flat is for APR comparisons only; no product may offer it")
         return methods
+
+    @model_validator(mode="after")
+    def _commercial_consistent(self) -> "Product":
+        bullet = self.repayment_methods.get(Method.BULLET)
+        if bullet is not None and bullet.max_term > self.regulatory.bullet_max_term:
+            raise ValueError(f"bullet max_term {bullet.max_term} exceeds regulatory.bullet_max_term {self.regulatory.bullet_max_term}")
+        if self.pricing.pricing_term_months > 12 * self.line_validity_months:
+            raise ValueError("pricing.pricing_term_months is longer than anything drawn on the line")
+        if isinstance(self.pricing.floor, Decimal) and self.pricing.floor > self.pricing.cap:
+            raise ValueError("pricing.floor must not exceed pricing.cap")
+        if self.pricing.cap > self.regulatory.apr_cap:
+            raise ValueError("pricing.cap must not exceed regulatory.apr_cap")
+        return self
 
     @model_validator(mode="after")
     def _conventions_consistent(self) -> "Product":

@@ -150,16 +150,25 @@ def decide(application: Application, evidence: Evidence, strategy: Strategy, pro
     flat = flatten(application, evidence)
     features = compute_features(flat)
 
+    statuses = {source: result.status for source, result in evidence.results.items()}
+    group = strategy.group_for(statuses)
     hits = []
     trace: dict[str, Any] = {}
-    context = {"facts": flat, "features": features, "product": product.eligibility}
+    context = {
+        "facts": flat,
+        "features": features,
+        "product": product.eligibility,
+        "application": {
+            "province": application.enterprise.uscc[2:4],  # GB/T 2260: the registering authority's division
+            "customer_group": group.name,
+            "channel": application.channel,
+        },
+    }
     for rule_set in strategy.rule_sets:
         result = rule_set.evaluate(context)
         hits.extend(result.hits)
         trace[rule_set.name] = result.trace
 
-    statuses = {source: result.status for source, result in evidence.results.items()}
-    group = strategy.group_for(statuses)
     bundle = strategy.models[group.name]
     in_share = challenger_bucket(application.id) < strategy.challenger.share
     live = in_share and strategy.challenger.mode == "live"
