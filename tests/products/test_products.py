@@ -91,3 +91,30 @@ def test_allocation_order_is_a_product_setting(tmp_path):
     with pytest.raises(InvalidInput) as caught:
         load_product_file(write(tmp_path, "tax-data-loan.yaml", bad))
     assert caught.value.first.field == "tax-data-loan.yaml: allocation_order"
+
+
+def test_every_product_states_its_commercial_side():
+    for product in load_catalogue().values():
+        assert product.limit.min_fen < product.limit.max_fen
+        assert product.eligibility.regions and product.eligibility.customer_groups and product.eligibility.data_required
+        assert product.line_validity_months >= 1
+        assert 0 < product.pricing.cap <= product.regulatory.apr_cap
+        assert product.pricing.takeup.b > 0 and 0 < product.pricing.lgd <= 1
+        if Method.BULLET in product.repayment_methods:
+            assert product.repayment_methods[Method.BULLET].max_term <= product.regulatory.bullet_max_term
+
+
+def test_commercial_settings_are_checked_together(tmp_path):
+    bad = GOOD.replace("bullet_max_term: 12", "bullet_max_term: 3").replace("cap: 0.15 ", "cap: 0.30 ")
+    bad = bad.replace('regions: ["11",', 'regions: ["99",').replace("customer_groups: [data-rich]", "customer_groups: [vip]")
+    path = write(tmp_path, "tax-data-loan.yaml", bad)
+    with pytest.raises(InvalidInput) as caught:
+        load_product_file(path)
+    text = str(caught.value)
+    assert "not GB/T 2260 province codes: 99" in text and "unknown customer groups: vip" in text
+    fixed_lists = bad.replace('regions: ["99",', 'regions: ["11",').replace("customer_groups: [vip]", "customer_groups: [data-rich]")
+    with pytest.raises(InvalidInput, match="bullet max_term 6 exceeds regulatory.bullet_max_term 3"):
+        load_product_file(write(tmp_path, "tax-data-loan.yaml", fixed_lists))
+    only_cap = GOOD.replace("cap: 0.15 ", "cap: 0.30 ")
+    with pytest.raises(InvalidInput, match="pricing.cap must not exceed regulatory.apr_cap"):
+        load_product_file(write(tmp_path, "tax-data-loan.yaml", only_cap))
