@@ -8,7 +8,7 @@ in ``Decimal`` at 34 digits, rounded only where :class:`~smelend.money.Rounding`
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -88,12 +88,15 @@ def build_schedule(terms: LoanTerms) -> Schedule:
     (866190, 394275)
     """
     installments = build_installments(terms)
-    if terms.method is Method.BULLET:
-        payments_by_period = [0] * (terms.periods - 1) + [installments[0].payment_fen]
-    else:
-        payments_by_period = [i.payment_fen for i in installments]
-    apr, effective = annualised_rates(terms.principal_fen, payments_by_period, periods_per_year(terms.conventions.frequency))
+    apr, effective = annualised_rates(terms.principal_fen, payments_by_period(terms, installments), periods_per_year(terms.conventions.frequency))
     return Schedule(terms, installments, apr, effective)
+
+
+def payments_by_period(terms: LoanTerms, installments: Sequence[Installment]) -> list[int]:
+    """What the borrower pays at the end of each period (0 where nothing is due): the APR's cash flows."""
+    if terms.method is Method.BULLET:
+        return [0] * (terms.periods - 1) + [installments[0].payment_fen]
+    return [i.payment_fen for i in installments]
 
 
 def build_installments(terms: LoanTerms) -> tuple[Installment, ...]:
