@@ -43,7 +43,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from smelend.products.loader import load_catalogue
-    from smelend.risk.decision import ProductTerms, decide
+    from smelend.risk.decision import decide
     from smelend.risk.features import compute_features, flatten
     from smelend.risk.providers.base import gather
     from smelend.risk.providers.simulated import SimulatedProvider, simulate_applications, simulate_table
@@ -54,7 +54,7 @@ def main() -> None:
     strategy = load_strategy()
     catalogue = {p.id: p for p in load_catalogue().values()}
     provider = SimulatedProvider(seed=args.seed)
-    cases = [(a, gather(a, provider, clock=clock), ProductTerms.of(catalogue[a.product_id])) for a in simulate_applications(args.applications, args.seed)]
+    cases = [(a, gather(a, provider, clock=clock), catalogue[a.product_id]) for a in simulate_applications(args.applications, args.seed)]
     print(f"{len(cases)} applications gathered; timing decide ...", file=sys.stderr)
 
     def timed(strategy_used) -> list[int]:

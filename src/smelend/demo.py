@@ -155,7 +155,7 @@ def decide_simulated(count: int = DEMO_APPLICATIONS, seed: int = DEMO_APPLICATIO
     """Simulated applicants decided by the shipped strategy: (application, decision) pairs."""
     from datetime import datetime, timezone
 
-    from smelend.risk.decision import ProductTerms, decide
+    from smelend.risk.decision import decide
     from smelend.risk.providers.base import gather
     from smelend.risk.providers.simulated import SimulatedProvider, simulate_applications
     from smelend.risk.strategy import load_strategy
@@ -167,6 +167,6 @@ def decide_simulated(count: int = DEMO_APPLICATIONS, seed: int = DEMO_APPLICATIO
     pairs = []
     for application in simulate_applications(count, seed):
         evidence = gather(application, provider, clock=clock)
-        pairs.append((application, decide(application, evidence, strategy, ProductTerms.of(catalogue[application.product_id]))))
+        pairs.append((application, decide(application, evidence, strategy, catalogue[application.product_id])))
     return pairs
 

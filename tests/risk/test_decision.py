@@ -12,7 +12,7 @@ import pytest
 
 from smelend.errors import InvalidInput
 from smelend.products.loader import load_catalogue
-from smelend.risk.decision import ProductTerms, challenger_bucket, decide, replay
+from smelend.risk.decision import challenger_bucket, decide, replay
 from smelend.risk.providers.base import gather, with_source
 from smelend.risk.providers.simulated import SimulatedProvider, simulate_applications
 from smelend.risk.schemas import Exposure
@@ -35,7 +35,7 @@ def cases():
 
 
 def terms(app):
-    return ProductTerms.of(CATALOGUE[app.product_id])
+    return CATALOGUE[app.product_id]
 
 
 def test_every_decision_is_explained_and_consistent(strategy, cases):

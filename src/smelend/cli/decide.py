@@ -83,7 +83,7 @@ def decide_command(
 ) -> None:
     """Gather provider data (with the application's consent) and decide: outcome, grade, limit, reasons."""
     from smelend.products.loader import load_catalogue
-    from smelend.risk.decision import ProductTerms, decide
+    from smelend.risk.decision import decide
     from smelend.risk.providers.base import gather
     from smelend.risk.strategy import load_strategy
 
@@ -96,7 +96,7 @@ def decide_command(
     for app in apps:
         if app.product_id not in catalogue:
             raise InvalidInput.one("product_id", f"no product {app.product_id!r} (known: {', '.join(sorted(catalogue))})")
-        decisions.append(decide(app, gather(app, source, clock=clock), loaded, ProductTerms.of(catalogue[app.product_id])))
+        decisions.append(decide(app, gather(app, source, clock=clock), loaded, catalogue[app.product_id]))
     shown = [summary(d) for d in decisions]
     if as_json:
         emit_json({"decisions": shown})

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Mapping
 
 from smelend.errors import InvalidInput
+from smelend.products.model import Product
 from smelend.risk.features import compute_features, flatten
 from smelend.risk.limits import CapacityInputs, LimitResult, compute_limit
 from smelend.risk.schemas import Application, Evidence
@@ -26,21 +27,6 @@ from smelend.risk.strategy import Strategy
 Outcome = Literal["approve", "decline", "refer"]
 SCORE_REASONS = 4
 EFFECT_RANK = {"decline": 0, "refer": 1, "reduce": 2, "explain": 3}
-
-
-@dataclass(frozen=True)
-class ProductTerms:
-    """The product settings a decision reads; stored with it, so a replay does not depend on today's files."""
-
-    id: str
-    limit_min_fen: int
-    limit_max_fen: int
-    eligibility: dict[str, Any]
-
-    @classmethod
-    def of(cls, product: Any) -> "ProductTerms":
-        eligibility = product.eligibility.model_dump(mode="json")
-        return cls(product.id, product.limit.min_fen, product.limit.max_fen, eligibility)
 
 
 @dataclass(frozen=True)
@@ -141,8 +127,11 @@ def _opinion(strategy: Strategy, bundle: Any, which: str, features: Mapping[str,
     return ModelOpinion(which, None if score is None else float(score), pd, grade.grade, grade.action, reasons)  # type: ignore[arg-type]
 
 
-def decide(application: Application, evidence: Evidence, strategy: Strategy, product: ProductTerms) -> Decision:
-    """The decision for ``application`` on ``evidence`` under ``strategy`` for ``product``."""
+def decide(application: Application, evidence: Evidence, strategy: Strategy, product: Product) -> Decision:
+    """The decision for ``application`` on ``evidence`` under ``strategy`` for ``product``.
+
+    The product's settings are stored with the decision, so a replay does not depend on today's files.
+    """
     if evidence.application_id != application.id:
         raise InvalidInput.one("evidence.application_id", f"belongs to {evidence.application_id!r}, not to application {application.id!r}")
     if application.product_id != product.id:
@@ -157,7 +146,7 @@ def decide(application: Application, evidence: Evidence, strategy: Strategy, pro
     context = {
         "facts": flat,
         "features": features,
-        "product": product.eligibility,
+        "product": product.eligibility.model_dump(mode="json"),
         "application": {
             "province": application.enterprise.uscc[2:4],  # GB/T 2260: the registering authority's division
             "customer_group": group.name,
@@ -182,8 +171,8 @@ def decide(application: Application, evidence: Evidence, strategy: Strategy, pro
         _capacity(flat, application.requested_amount_fen),
         strategy.limits,
         product_id=product.id,
-        product_min_fen=product.limit_min_fen,
-        product_max_fen=product.limit_max_fen,
+        product_min_fen=product.limit.min_fen,
+        product_max_fen=product.limit.max_fen,
         grade_cap_fen=grade.limit_cap_fen,
     )
 
@@ -221,7 +210,7 @@ def decide(application: Application, evidence: Evidence, strategy: Strategy, pro
         inputs={
             "application": application.model_dump(mode="json"),
             "evidence": evidence.model_dump(mode="json"),
-            "product": asdict(product),
+            "product": product.model_dump(mode="json"),
         },
     )
 
@@ -236,5 +225,5 @@ def replay(stored: Mapping[str, Any], strategy: Strategy) -> Decision:
         Application.model_validate(inputs["application"]),
         Evidence.model_validate(inputs["evidence"]),
         strategy,
-        ProductTerms(**inputs["product"]),
+        Product.model_validate(inputs["product"]),
     )
