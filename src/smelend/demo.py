@@ -155,18 +155,20 @@ def decide_simulated(count: int = DEMO_APPLICATIONS, seed: int = DEMO_APPLICATIO
     """Simulated applicants decided by the shipped strategy: (application, decision) pairs."""
     from datetime import datetime, timezone
 
+    from smelend.pricing.pricer import Pricer
     from smelend.risk.decision import decide
     from smelend.risk.providers.base import gather
     from smelend.risk.providers.simulated import SimulatedProvider, simulate_applications
     from smelend.risk.strategy import load_strategy
 
     strategy = load_strategy()
+    pricer = Pricer.load()
     catalogue = load_catalogue()
     provider = SimulatedProvider(seed=seed)
     clock = lambda: datetime(SAMPLE_START.year, SAMPLE_START.month, SAMPLE_START.day, tzinfo=timezone.utc)  # noqa: E731
     pairs = []
     for application in simulate_applications(count, seed):
         evidence = gather(application, provider, clock=clock)
-        pairs.append((application, decide(application, evidence, strategy, catalogue[application.product_id])))
+        pairs.append((application, decide(application, evidence, strategy, catalogue[application.product_id], pricer)))
     return pairs
 

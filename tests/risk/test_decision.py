@@ -123,3 +123,53 @@ def test_evidence_for_another_application_is_refused(strategy, cases):
     (app, _), (_, other_evidence) = cases[0], cases[1]
     with pytest.raises(InvalidInput, match="evidence.application_id"):
         decide(app, other_evidence, strategy, terms(app))
+
+
+@pytest.fixture(scope="module")
+def pricer():
+    from smelend.pricing.pricer import Pricer
+
+    return Pricer.load()
+
+
+def test_priced_decisions_carry_an_offer_within_floor_cap_and_apr_cap(strategy, cases, pricer):
+    from decimal import Decimal
+
+    offered = 0
+    for app, evidence in cases:
+        product = CATALOGUE[app.product_id]
+        d = decide(app, evidence, strategy, product, pricer)
+        assert d.versions["pricing"] == pricer.versions()
+        if d.outcome == "decline" or d.limit_fen == 0:
+            assert d.offer is None
+            continue
+        offered += 1
+        rate = Decimal(d.offer["annual_rate"])
+        assert Decimal(d.price["annual_rate"]) >= rate  # priced down to the APR cap, never up
+        assert rate <= product.pricing.cap and rate >= Decimal(d.price["breakeven_rate"]) - Decimal("0.0001")
+        cap = pricer.caps.effective(product.regulatory.apr_cap)
+        assert {m["method"] for m in d.offer["methods"]} == {m.value for m in product.repayment_methods}
+        assert all(Decimal(m["apr"]) <= cap for m in d.offer["methods"])
+        assert d.offer["limit"] == f"{d.limit_fen // 100}.{d.limit_fen % 100:02d}"
+        components = d.price["components"]
+        assert sum(Decimal(v) for v in components.values()) == Decimal(d.price["annual_rate"])
+    assert offered >= 10
+
+
+def test_priced_decisions_replay_only_with_the_same_pricing(strategy, cases, pricer):
+    app, evidence = next((a, e) for a, e in cases if decide(a, e, strategy, CATALOGUE[a.product_id], pricer).offer)
+    first = decide(app, evidence, strategy, CATALOGUE[app.product_id], pricer)
+    stored = json.loads(json.dumps(first.to_dict()))
+    assert replay(stored, strategy, pricer).to_dict() == first.to_dict()
+    with pytest.raises(InvalidInput, match="pricing"):
+        replay(stored, strategy)
+
+
+def test_a_line_that_cannot_be_priced_within_the_apr_cap_is_declined(strategy, cases, pricer):
+    from decimal import Decimal
+
+    app, evidence = next((a, e) for a, e in cases if decide(a, e, strategy, CATALOGUE[a.product_id], pricer).offer)
+    product = CATALOGUE[app.product_id]
+    costly = product.model_copy(update={"fees": product.fees.model_copy(update={"monthly_fee_rate": Decimal("0.012")})})
+    d = decide(app, evidence, strategy, costly, pricer)
+    assert d.outcome == "decline" and d.reasons[0].code == "PRICE_ABOVE_APR_CAP" and d.offer is None and d.limit_fen == 0

@@ -66,7 +66,11 @@ def summary(decision: Any) -> dict[str, Any]:
         "grade": decision.grade,
         "group": decision.group,
         "assignment": decision.assignment,
+        "annual_rate": None if decision.offer is None else decision.offer["annual_rate"],
+        "apr": None if decision.offer is None else {m["method"]: m["apr"] for m in decision.offer["methods"]},
         "reasons": [{"code": r.code, "text": r.text, "source": r.source, "effect": r.effect} for r in decision.reasons],
+        "price": decision.price,
+        "offer": decision.offer,
         "shadow": None if decision.shadow is None else {"model": decision.shadow.model, "pd": decision.shadow.pd, "grade": decision.shadow.grade},
         "versions": decision.versions,
     }
@@ -81,7 +85,8 @@ def decide_command(
     strategy: Optional[str] = typer.Option(None, "--strategy", help="A shipped strategy name or a strategy folder (default sme-v1)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Gather provider data (with the application's consent) and decide: outcome, grade, limit, reasons."""
+    """Gather provider data (with the application's consent) and decide: outcome, grade, limit, price, APRs, reasons."""
+    from smelend.pricing.pricer import Pricer
     from smelend.products.loader import load_catalogue
     from smelend.risk.decision import decide
     from smelend.risk.providers.base import gather
@@ -90,13 +95,14 @@ def decide_command(
     apps = _applications(application, simulate, seed)
     source = _provider(provider, seed)
     loaded = load_strategy(strategy)
+    pricer = Pricer.load()
     catalogue = {p.id: p for p in load_catalogue().values()}
     clock = lambda: datetime.now(timezone.utc)  # noqa: E731
     decisions = []
     for app in apps:
         if app.product_id not in catalogue:
             raise InvalidInput.one("product_id", f"no product {app.product_id!r} (known: {', '.join(sorted(catalogue))})")
-        decisions.append(decide(app, gather(app, source, clock=clock), loaded, catalogue[app.product_id]))
+        decisions.append(decide(app, gather(app, source, clock=clock), loaded, catalogue[app.product_id], pricer))
     shown = [summary(d) for d in decisions]
     if as_json:
         emit_json({"decisions": shown})
@@ -104,9 +110,9 @@ def decide_command(
     from rich.table import Table
 
     table = Table(title=f"Decisions — strategy {loaded.name} {loaded.version}")
-    for column in ("application", "product", "requested", "outcome", "grade", "PD", "limit", "reasons"):
+    for column in ("application", "product", "requested", "outcome", "grade", "PD", "limit", "rate", "reasons"):
         table.add_column(column)
     for app, d in zip(apps, shown, strict=True):
-        table.add_row(d["application_id"], app.product_id, d["requested"], d["outcome"], d["grade"], f"{d['pd']:.4f}", d["limit"],
+        table.add_row(d["application_id"], app.product_id, d["requested"], d["outcome"], d["grade"], f"{d['pd']:.4f}", d["limit"], d["annual_rate"] or "",
                       ", ".join(r["code"] for r in d["reasons"][:4]))
     stdout.print(table)

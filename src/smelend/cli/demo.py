@@ -109,12 +109,14 @@ def demo(json_out: bool = JSON_OPTION) -> None:
 
 
 def decisions_table(decided: list[tuple[Any, Any]]) -> Table:
-    table = Table(title="Simulated applicants: provider data -> features -> JDM policy rules -> scorecard -> grade -> limit")
-    for column in ("application", "product", "requested", "outcome", "grade", "PD", "limit", "first reasons"):
-        table.add_column(column, justify="right" if column in ("requested", "PD", "limit") else "left")
+    table = Table(title="Simulated applicants: provider data -> features -> JDM policy rules -> scorecard -> grade -> limit -> price")
+    for column in ("application", "product", "requested", "outcome", "grade", "PD", "limit", "rate", "APR (max)", "first reasons"):
+        table.add_column(column, justify="right" if column in ("requested", "PD", "limit", "rate", "APR (max)") else "left")
     for application, d in decided:
+        rate = f"{float(d.offer['annual_rate']):.2%}" if d.offer else ""
+        apr = f"{max(float(m['apr']) for m in d.offer['methods']):.2%}" if d.offer else ""
         table.add_row(d.application_id, application.product_id, format_yuan(d.requested_fen), d.outcome, d.grade, f"{d.pd:.2%}",
-                      format_yuan(d.limit_fen), ", ".join(d.reason_codes()[:3]))
+                      format_yuan(d.limit_fen), rate, apr, ", ".join(d.reason_codes()[:3]))
     return table
 
 

@@ -36,8 +36,6 @@ from decimal import ROUND_FLOOR, ROUND_UP, Decimal
 from enum import Enum
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, linprog, milp
-from scipy.sparse import csr_array, diags_array, hstack, identity, vstack
 
 from smelend.errors import Collector, InvalidInput
 from smelend.money import MAX_AMOUNT_FEN, Rounding, calc_context, parse_rate, parse_yuan
@@ -206,6 +204,8 @@ class Relaxed:
 
 def solve_relaxed(applicants: Sequence[Applicant], budget: Budget, costs: Costs = Costs()) -> Relaxed:
     """Maximise Σ x_i·m_i under the budgets with HiGHS; x_i is a share of the request, scaled for the solver."""
+    from scipy.optimize import linprog  # imported on use: the CLI starts without scipy
+
     n = len(applicants)
     _check_size(n, budget)
     margins = np.array([float(unit_margin(a, costs)) for a in applicants])
@@ -240,6 +240,9 @@ def solve_relaxed(applicants: Sequence[Applicant], budget: Budget, costs: Costs 
 
 def _solve_min_line(objective, size, rows, limits, upper, minimum) -> tuple[np.ndarray, float, bool]:
     """Each x_i either 0 or in [min, request]: x_i ≤ y_i, min_i·y_i ≤ x_i, y_i binary."""
+    from scipy.optimize import Bounds, LinearConstraint, milp  # imported on use: the CLI starts without scipy
+    from scipy.sparse import csr_array, diags_array, hstack, identity, vstack
+
     n = len(size)
     eye = identity(n, format="csr")
     link = vstack([hstack([eye, -eye]), hstack([-eye, diags_array(np.minimum(minimum, 1.0), format="csr")])])

@@ -51,7 +51,6 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from scipy.optimize import minimize_scalar
 
 from smelend.errors import Collector, InvalidInput
 
@@ -369,6 +368,8 @@ def _peak(population: Population, curve: list[CurvePoint]) -> CurvePoint:
         if lo < 0 or hi >= len(curve):
             continue
         a, b = curve[lo].rate, curve[hi].rate
+        from scipy.optimize import minimize_scalar  # imported on use: the CLI starts without scipy
+
         found = minimize_scalar(lambda r: -_return_or_zero(population, r), bounds=(a, b), method="bounded", options={"xatol": 1e-10})
         candidate = evaluate(population, float(found.x))
         if candidate is not None and candidate.gross_return > best.gross_return:

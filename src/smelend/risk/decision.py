@@ -7,8 +7,9 @@ stored inputs with the same strategy gives the same decision (``replay``).
 
 Reasons are ranked by effect: every reason that declines first (knock-outs, a grade below the cut-off,
 a supported line below the product's minimum), then reasons to refer, then why the line is below the
-request (tightest cap first), then the model's top features by points lost. The price is added
-by ``smelend.pricing`` later, in ``Decision.price``.
+request (tightest cap first), then the model's top features by points lost. With a ``Pricer`` the
+line is then priced (``Decision.price``: the rate and its components) and offered (``Decision.offer``:
+the methods allowed and each one's APR within the cap).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Mapping
 
 from smelend.errors import InvalidInput
+from smelend.pricing.pricer import Pricer
 from smelend.products.model import Product
 from smelend.risk.features import compute_features, flatten
 from smelend.risk.limits import CapacityInputs, LimitResult, compute_limit
@@ -33,7 +35,7 @@ EFFECT_RANK = {"decline": 0, "refer": 1, "reduce": 2, "explain": 3}
 class ReasonCode:
     code: str
     text: str
-    source: Literal["policy", "grade", "limit", "score"]
+    source: Literal["policy", "grade", "limit", "pricing", "score"]
     effect: Literal["decline", "refer", "reduce", "explain"]
 
 
@@ -65,7 +67,8 @@ class Decision:
     versions: dict[str, Any]
     features: dict[str, Any]
     inputs: dict[str, Any]
-    price: dict[str, Any] | None = field(default=None)  # set by smelend.pricing
+    price: dict[str, Any] | None = field(default=None)  # the quote and its components (smelend.pricing)
+    offer: dict[str, Any] | None = field(default=None)  # line, rate, methods and their APRs
 
     @property
     def score(self) -> float | None:
@@ -127,8 +130,10 @@ def _opinion(strategy: Strategy, bundle: Any, which: str, features: Mapping[str,
     return ModelOpinion(which, None if score is None else float(score), pd, grade.grade, grade.action, reasons)  # type: ignore[arg-type]
 
 
-def decide(application: Application, evidence: Evidence, strategy: Strategy, product: Product) -> Decision:
-    """The decision for ``application`` on ``evidence`` under ``strategy`` for ``product``.
+def decide(application: Application, evidence: Evidence, strategy: Strategy, product: Product, pricer: Pricer | None = None) -> Decision:
+    """The decision for ``application`` on ``evidence`` under ``strategy`` for ``product``, priced by
+    ``pricer`` when given (an approval or a referral then carries its quote and offer; a line that
+    cannot be priced within the caps is declined with the pricing reason).
 
     The product's settings are stored with the decision, so a replay does not depend on today's files.
     """
@@ -189,9 +194,21 @@ def decide(application: Application, evidence: Evidence, strategy: Strategy, pro
     reasons.sort(key=lambda r: EFFECT_RANK[r.effect])  # stable: within an effect, the order above stays
 
     effects = {r.effect for r in reasons}
+    price = offer = None
+    if pricer is not None and "decline" not in effects and limit.limit_fen > 0:
+        priced = pricer.offer(product=product, pd=acting.pd, limit_fen=limit.limit_fen, channel=application.channel, start=application.applied_on)
+        price = priced.quote.to_dict()
+        if priced.refusal is not None:
+            reasons.insert(0, ReasonCode(priced.refusal.code, priced.refusal.text, "pricing", "decline"))
+            effects.add("decline")
+        else:
+            assert priced.offer is not None
+            offer = priced.offer.to_dict()
     outcome: Outcome = "decline" if "decline" in effects else "refer" if "refer" in effects else "approve"
     limit_fen = 0 if outcome == "decline" else limit.limit_fen
     assert outcome != "approve" or limit_fen > 0, "an approval always carries a line"
+    assert pricer is None or outcome == "decline" or limit_fen == 0 or offer is not None, "a priced line carries its offer"
+    versions = strategy.versions() | ({"pricing": pricer.versions()} if pricer is not None else {})
 
     return Decision(
         application_id=application.id,
@@ -205,25 +222,31 @@ def decide(application: Application, evidence: Evidence, strategy: Strategy, pro
         reasons=tuple(reasons),
         policy_trace=trace,
         limit_trace=limit.trace(),
-        versions=strategy.versions(),
+        versions=versions,
         features=dict(features),
         inputs={
             "application": application.model_dump(mode="json"),
             "evidence": evidence.model_dump(mode="json"),
             "product": product.model_dump(mode="json"),
         },
+        price=price,
+        offer=offer,
     )
 
 
-def replay(stored: Mapping[str, Any], strategy: Strategy) -> Decision:
-    """Re-run a stored decision's inputs; refuses a strategy other than the one it was made with."""
+def replay(stored: Mapping[str, Any], strategy: Strategy, pricer: Pricer | None = None) -> Decision:
+    """Re-run a stored decision's inputs; refuses a strategy or pricing files other than the ones it was made with."""
     recorded = stored["versions"]["strategy"]["sha256"]
     if recorded != strategy.sha256:
         raise InvalidInput.one("strategy", f"the decision was made with strategy {recorded[:12]}, not {strategy.sha256[:12]}")
+    priced_with = stored["versions"].get("pricing")
+    if (priced_with is None) != (pricer is None) or (pricer is not None and priced_with != pricer.versions()):
+        raise InvalidInput.one("pricing", "the decision was priced with other pricing settings or caps (or without / with none)")
     inputs = stored["inputs"]
     return decide(
         Application.model_validate(inputs["application"]),
         Evidence.model_validate(inputs["evidence"]),
         strategy,
         Product.model_validate(inputs["product"]),
+        pricer,
     )

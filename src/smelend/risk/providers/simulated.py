@@ -511,7 +511,7 @@ _GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英�
 _BRANDS = "恒达鑫盛源泰丰瑞宏兴隆嘉信诚安和顺通汇康润博联创新华宇"
 _TRADES = ("商贸", "贸易", "建材", "食品", "餐饮管理", "信息技术", "物流", "电子科技", "机械设备", "装饰工程", "服装", "农业发展", "文化传媒", "汽车维修")
 PRODUCTS = ("tax-data-loan", "invoice-loan", "settlement-flow-loan", "owner-credit-loan")
-CHANNELS = ("app", "partner:tax-platform", "partner:e-invoice", "partner:acquirer", "partner:erp-saas")
+CHANNELS = ("own-app", "partner-tax", "partner-einvoice", "partner-acquiring", "partner-erp")  # ids of the channel catalogue (pricing/data/pricing.yaml)
 
 
 def _region(id_number: str) -> str:
