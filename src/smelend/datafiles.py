@@ -40,3 +40,15 @@ def load_yaml_model(path: Path, model: type[Model], what: str) -> Model:
             found.add(f"{name}: {location}", error["msg"])
         found.raise_if_any()
         raise AssertionError("unreachable") from None
+
+
+def read_bounded_text(path: Path, field: str, max_bytes: int, encoding: str = "utf-8") -> str:
+    """A text file given as input, or :class:`InvalidInput` naming ``field``: missing, too large, unreadable."""
+    if not path.is_file():
+        raise InvalidInput.one(field, f"no such file: {path}")
+    if path.stat().st_size > max_bytes:
+        raise InvalidInput.one(field, f"is larger than {max_bytes} bytes")
+    try:
+        return path.read_text(encoding=encoding)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInput.one(field, f"cannot be read: {exc}") from None

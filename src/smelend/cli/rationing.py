@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from smelend.cli.common import JSON_OPTION, emit_json, rationing_app, stdout
+from smelend.datafiles import read_bounded_text
 from smelend.errors import InvalidInput
 from smelend.money import format_yuan, parse_rate, parse_yuan
 from smelend.pricing.allocation import (
@@ -164,14 +165,7 @@ def allocate_command(
 def read_rows(path_text: str, field: str) -> list[dict[str, Any]]:
     """Rows of a CSV file with a header, or of a JSON list of objects (or ``{"applicants": [...]}``)."""
     path = Path(path_text)
-    if not path.is_file():
-        raise InvalidInput.one(field, f"no such file: {path}")
-    if path.stat().st_size > MAX_APPLICANTS_FILE_BYTES:
-        raise InvalidInput.one(field, f"is larger than {MAX_APPLICANTS_FILE_BYTES} bytes")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput.one(field, f"cannot be read: {exc}") from None
+    text = read_bounded_text(path, field, MAX_APPLICANTS_FILE_BYTES, encoding="utf-8-sig")
     if path.suffix.lower() == ".json":
         try:
             document = json.loads(text)

@@ -52,6 +52,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from smelend.datafiles import read_bounded_text
 from smelend.errors import Collector, InvalidInput
 
 MAX_TYPES = 64  # discrete borrower types in one population
@@ -530,16 +531,7 @@ def population_from_json(text: str, field: str = "population") -> Population:
 
 def load_population(path: str | Path, field: str = "population") -> Population:
     """The population in a JSON file; :class:`InvalidInput` naming ``field`` when the file is missing or bad."""
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidInput.one(field, f"no such file: {path}")
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise InvalidInput.one(field, f"is larger than {MAX_FILE_BYTES} bytes")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInput.one(field, f"cannot be read: {exc}") from None
-    return population_from_json(text, field)
+    return population_from_json(read_bounded_text(Path(path), field, MAX_FILE_BYTES), field)
 
 
 def example_path(name: str) -> Path:
