@@ -89,7 +89,7 @@ def test_refused_draws_write_nothing(db_url, capsys):
     lid = str(line["id"])
     before = counts(db_url)
     refused(capsys, "--amount", "draw", "--line", lid, "--amount", "60000", "--method", "equal-installment", "--term", "12", "--date", "2026-01-15")
-    refused(capsys, "--method", "draw", "--line", lid, "--amount", "1000", "--method", "bullet", "--term", "3", "--date", "2026-01-15")
+    refused(capsys, "--method", "draw", "--line", lid, "--amount", "1000", "--method", "flat", "--term", "3", "--date", "2026-01-15")
     refused(capsys, "--term", "draw", "--line", lid, "--amount", "1000", "--method", "equal-installment", "--term", "24", "--date", "2026-01-15")
     refused(capsys, "--amount", "draw", "--line", lid, "--amount", "0", "--method", "equal-installment", "--term", "12", "--date", "2026-01-15")
     refused(capsys, "--line", "draw", "--line", "999", "--amount", "10", "--method", "equal-installment", "--term", "12", "--date", "2026-01-15")
