@@ -240,3 +240,140 @@ cob_runs = Table(
     Column("accrued_penalty_fen", BigInteger, nullable=False),
     Column("finished_at", DateTime(timezone=True), nullable=False, server_default=func.current_timestamp()),
 )
+
+
+# --- the lending service (migration 0004) ------------------------------------------------------------
+ROLE_MAX_CHARS = 16
+PUBLIC_ID_MAX_CHARS = 40  # "APP-..." / "DEC-..." / "OFR-..." identifiers given to callers
+KEY_MAX_CHARS = 128
+ROLES = ("product", "risk", "marketing", "operations", "auditor", "admin", "borrower")
+
+api_users = Table(  # staff users and borrowers (the bank's app), with hashed bearer tokens
+    "api_users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(NAME_MAX_CHARS), nullable=False),
+    Column("role", String(ROLE_MAX_CHARS), nullable=False),
+    Column("token_hash", String(HASH_CHARS), nullable=False, unique=True),
+    Column("person_id", Integer, ForeignKey(persons.c.id), nullable=True),  # a borrower: who they are
+    Column("active", Boolean, nullable=False),
+    _created_at(),
+)
+
+partners = Table(  # partner platforms: a key id and an HMAC secret (encrypted), limits, callback address
+    "partners",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(NAME_MAX_CHARS), nullable=False),
+    Column("key_id", String(KEY_MAX_CHARS), nullable=False, unique=True),
+    Column("secret", EncryptedText(aad="partners.secret"), nullable=False),
+    Column("rate_limit_per_minute", Integer, nullable=False),
+    Column("max_lending_share", String(RATE_TEXT_MAX_CHARS), nullable=False),  # of new lending, a fraction
+    Column("callback_url", Text, nullable=True),
+    Column("active", Boolean, nullable=False),
+    _created_at(),
+    CheckConstraint("rate_limit_per_minute > 0", name="rate_limit_positive"),
+)
+
+request_nonces = Table(  # signed requests seen, so a replayed nonce is refused
+    "request_nonces",
+    metadata,
+    Column("key_id", String(KEY_MAX_CHARS), primary_key=True),
+    Column("nonce", String(KEY_MAX_CHARS), primary_key=True),
+    Column("seen_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+idempotency_keys = Table(  # one stored response per (caller, Idempotency-Key)
+    "idempotency_keys",
+    metadata,
+    Column("principal", String(KEY_MAX_CHARS), primary_key=True),
+    Column("key", String(KEY_MAX_CHARS), primary_key=True),
+    Column("request_hash", String(HASH_CHARS), nullable=False),
+    Column("status", String(STATUS_MAX_CHARS), nullable=False),  # in-progress, done
+    Column("response_status", Integer, nullable=True),
+    Column("response_body", Text, nullable=True),
+    _created_at(),
+)
+
+audit_log = Table(  # every state change: who, what, when, before and after (JSON; PII masked)
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.current_timestamp()),
+    Column("actor", String(KEY_MAX_CHARS), nullable=False, index=True),
+    Column("action", String(KEY_MAX_CHARS), nullable=False),
+    Column("entity", String(ROLE_MAX_CHARS * 2), nullable=False),
+    Column("entity_id", String(PUBLIC_ID_MAX_CHARS), nullable=False),
+    Column("before", Text, nullable=True),
+    Column("after", Text, nullable=True),
+)
+
+applications = Table(
+    "applications",
+    metadata,
+    Column("id", String(PUBLIC_ID_MAX_CHARS), primary_key=True),
+    Column("person_id", Integer, ForeignKey(persons.c.id), nullable=False, index=True),
+    Column("enterprise_id", Integer, ForeignKey(enterprises.c.id), nullable=False, index=True),
+    Column("product_id", String(PRODUCT_ID_MAX_CHARS), nullable=False),
+    Column("requested_fen", BigInteger, nullable=False),
+    Column("channel", String(KEY_MAX_CHARS), nullable=False),
+    Column("partner_id", Integer, ForeignKey(partners.c.id), nullable=True, index=True),  # came through a partner
+    Column("user_id", Integer, ForeignKey(api_users.c.id), nullable=True, index=True),  # came from a borrower's app
+    Column("status", String(STATUS_MAX_CHARS), nullable=False),  # approved, declined, referred, accepted
+    Column("applied_on", Date, nullable=False),
+    _created_at(),
+    CheckConstraint("requested_fen > 0", name="requested_positive"),
+)
+
+decisions = Table(  # the whole Decision (inputs included: PII) as encrypted JSON, plus what is queried
+    "decisions",
+    metadata,
+    Column("id", String(PUBLIC_ID_MAX_CHARS), primary_key=True),
+    Column("application_id", String(PUBLIC_ID_MAX_CHARS), ForeignKey(applications.c.id), nullable=False, index=True),
+    Column("outcome", String(STATUS_MAX_CHARS), nullable=False),
+    Column("limit_fen", BigInteger, nullable=False),
+    Column("strategy_sha256", String(HASH_CHARS), nullable=False),
+    Column("document", EncryptedText(aad="decisions.document"), nullable=False),
+    Column("review_outcome", String(STATUS_MAX_CHARS), nullable=True),  # a refer, approved or declined by staff
+    Column("reviewed_by", Integer, ForeignKey(api_users.c.id), nullable=True),
+    Column("review_comment", Text, nullable=True),
+    _created_at(),
+)
+
+offers = Table(
+    "offers",
+    metadata,
+    Column("id", String(PUBLIC_ID_MAX_CHARS), primary_key=True),
+    Column("decision_id", String(PUBLIC_ID_MAX_CHARS), ForeignKey(decisions.c.id), nullable=False, unique=True),
+    Column("limit_fen", BigInteger, nullable=False),
+    Column("annual_rate", String(RATE_TEXT_MAX_CHARS), nullable=False),
+    Column("document", Text, nullable=False),  # the offer (methods, APRs, fees) as JSON: no PII
+    Column("status", String(STATUS_MAX_CHARS), nullable=False),  # open, accepted
+    Column("line_id", Integer, ForeignKey(credit_lines.c.id), nullable=True, unique=True),
+    _created_at(),
+)
+
+contracts = Table(  # the electronic contract a borrower accepted, with its hash
+    "contracts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("offer_id", String(PUBLIC_ID_MAX_CHARS), ForeignKey(offers.c.id), nullable=False, unique=True),
+    Column("line_id", Integer, ForeignKey(credit_lines.c.id), nullable=False, unique=True),
+    Column("html", EncryptedText(aad="contracts.html"), nullable=False),  # names the borrower: encrypted
+    Column("sha256", String(HASH_CHARS), nullable=False),
+    _created_at(),
+)
+
+callbacks = Table(  # signed notifications to partners, delivered with retries
+    "callbacks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("partner_id", Integer, ForeignKey(partners.c.id), nullable=False, index=True),
+    Column("event", String(KEY_MAX_CHARS), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("status", String(STATUS_MAX_CHARS), nullable=False),  # pending, delivered, failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    _created_at(),
+)
