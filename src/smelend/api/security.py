@@ -1,0 +1,138 @@
+"""Authentication and authorisation dependencies: who is calling, and may they call this endpoint.
+
+Two ways in, never both on one request:
+
+- ``Authorization: Bearer <token>``: an API user (:func:`smelend.store.access.create_user`): a staff
+  member with a role, or a borrower acting through the bank's app;
+- the partner signature headers (:mod:`smelend.api.signing`): a partner platform, then counted against
+  its per-minute limit (:mod:`smelend.api.ratelimit`; 429 with Retry-After when over).
+
+Anything else is 401. Endpoints declare what they need::
+
+    @router.post("/v1/applications")
+    async def apply(principal: Principal = Depends(require_kind("borrower", "partner"))): ...
+
+    @router.get("/v1/portfolio")
+    def portfolio(principal: Principal = Depends(require_roles("risk", "product"))): ...
+
+FastAPI runs a dependency once per request even when several others depend on it, which matters here:
+a signed request's nonce is spent on the first check. The engine comes from ``request.app.state.engine``;
+the limiter from ``request.app.state.rate_limiter`` (one is created there when the app did not set it).
+Error bodies are ``{"detail": {"error": <check>, "message": <text>}}``; they never echo a token or secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+
+from smelend.api import signing
+from smelend.api.principal import BORROWER, STAFF_ROLES, Principal
+from smelend.api.ratelimit import RateLimiter
+from smelend.store import access
+
+ADMIN = "admin"
+KINDS = ("staff", "borrower", "partner")
+BEARER = "bearer"
+
+
+def api_error(status: int, error: str, message: str, headers: dict[str, str] | None = None) -> HTTPException:
+    """The one shape of this module's refusals: ``{"detail": {"error", "message"}}``."""
+    return HTTPException(status_code=status, detail={"error": error, "message": message}, headers=headers)
+
+
+def _unauthorized(error: str, message: str) -> HTTPException:
+    return api_error(401, error, message, headers={"WWW-Authenticate": 'Bearer realm="smelend"'})
+
+
+def engine_of(request: Request) -> Engine:
+    engine = getattr(request.app.state, "engine", None)
+    assert isinstance(engine, Engine), "the app factory must set app.state.engine"
+    return engine
+
+
+def rate_limiter_of(request: Request) -> RateLimiter:
+    limiter = getattr(request.app.state, "rate_limiter", None)
+    if limiter is None:
+        limiter = request.app.state.rate_limiter = RateLimiter()
+    assert isinstance(limiter, RateLimiter)
+    return limiter
+
+
+async def authenticate(request: Request) -> Principal:
+    """The :class:`Principal` making this request; 401 (JSON) when there is none, 429 for a partner over its limit."""
+    engine = engine_of(request)
+    authorization = request.headers.get("authorization")
+    signed = any(request.headers.get(name) for name in signing.SIGNATURE_HEADERS)
+    if authorization is not None and signed:
+        raise _unauthorized("credentials", "send a bearer token or a partner signature, not both")
+    if authorization is not None:
+        return await _bearer(engine, authorization)
+    if signed:
+        return await _partner(request, engine)
+    raise _unauthorized("credentials", "send Authorization: Bearer <token> or the X-Smelend-* signature headers")
+
+
+async def _bearer(engine: Engine, authorization: str) -> Principal:
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != BEARER or not token:
+        raise _unauthorized("token", "the Authorization header must be 'Bearer <token>'")
+    if len(token) > access.TOKEN_MAX_CHARS:
+        raise _unauthorized("token", "unknown or inactive token")
+    user = await run_in_threadpool(_find_user, engine, token)
+    if user is None or not user.active:
+        raise _unauthorized("token", "unknown or inactive token")
+    if user.role == BORROWER:
+        assert user.person_id is not None, "a borrower user always names a person"
+        return Principal(kind="borrower", id=user.id, name=user.name, role=BORROWER, person_id=user.person_id)
+    return Principal(kind="staff", id=user.id, name=user.name, role=user.role)
+
+
+def _find_user(engine: Engine, token: str) -> access.ApiUser | None:
+    with engine.connect() as conn:
+        return access.find_user_by_token(conn, token)
+
+
+async def _partner(request: Request, engine: Engine) -> Principal:
+    try:
+        partner = await signing.verify_request(request, engine)
+    except signing.SignatureError as exc:
+        if exc.status == 401:
+            raise _unauthorized(exc.check, exc.message) from None
+        raise api_error(exc.status, exc.check, exc.message) from None
+    wait = rate_limiter_of(request).check(f"partner:{partner.id}", partner.rate_limit_per_minute)
+    if wait is not None:
+        raise api_error(
+            429, "rate_limit", f"more than {partner.rate_limit_per_minute} requests a minute", headers={"Retry-After": str(wait)}
+        )
+    return Principal(kind="partner", id=partner.id, name=partner.name)
+
+
+def require_kind(*kinds: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: the caller, when of one of ``kinds`` (staff, borrower, partner); else 403."""
+    assert kinds and set(kinds) <= set(KINDS), f"kinds must be among {KINDS}"
+    wanted = frozenset(kinds)
+
+    async def dependency(principal: Principal = Depends(authenticate)) -> Principal:
+        if principal.kind not in wanted:
+            raise api_error(403, "forbidden", f"this endpoint is for {', '.join(sorted(wanted))} callers")
+        return principal
+
+    return dependency
+
+
+def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: the caller, when staff with one of ``roles`` (admin passes everywhere); else 403."""
+    assert roles and set(roles) <= set(STAFF_ROLES), f"roles must be among {STAFF_ROLES}"
+    wanted = frozenset(roles) | {ADMIN}
+
+    async def dependency(principal: Principal = Depends(authenticate)) -> Principal:
+        if principal.kind != "staff" or principal.role not in wanted:
+            raise api_error(403, "forbidden", f"needs a staff role among {', '.join(sorted(wanted))}")
+        return principal
+
+    return dependency

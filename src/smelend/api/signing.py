@@ -1,0 +1,200 @@
+"""Partner request signing: HMAC-SHA256 over a canonical string, checked with a time window and a nonce.
+
+The canonical string is five fields joined by ``\\n`` with no trailing newline::
+
+    METHOD            upper case: POST
+    PATH              as sent on the request line (percent-encoded), with ``?query`` when there is one
+    TIMESTAMP         Unix seconds, the X-Smelend-Timestamp header
+    NONCE             the X-Smelend-Nonce header: 16..128 characters of [A-Za-z0-9_-], never reused
+    BODY              the raw request bytes exactly as sent (empty for GET)
+
+and the signature is the lowercase hex HMAC-SHA256 of it under the partner's secret, sent with
+X-Smelend-Key-Id and X-Smelend-Signature. A request is refused (401) when a header is missing or
+malformed, the timestamp is more than :data:`WINDOW_SECONDS` from the server's clock, the key is unknown
+or inactive, the signature does not match, or the nonce was already used with this key. Nonces are kept
+for :data:`NONCE_RETENTION_SECONDS` (twice the window plus a margin): an older request would be refused by
+its timestamp anyway, so forgetting its nonce opens no replay. The bank signs its callbacks to partners
+the same way (:func:`signed_headers`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.engine import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from smelend.store import access
+
+KEY_ID_HEADER = "X-Smelend-Key-Id"
+TIMESTAMP_HEADER = "X-Smelend-Timestamp"
+NONCE_HEADER = "X-Smelend-Nonce"
+SIGNATURE_HEADER = "X-Smelend-Signature"
+SIGNATURE_HEADERS = (KEY_ID_HEADER, TIMESTAMP_HEADER, NONCE_HEADER, SIGNATURE_HEADER)
+
+WINDOW_SECONDS = 300  # ±5 minutes of clock difference between a partner and the bank
+NONCE_RETENTION_SECONDS = 2 * WINDOW_SECONDS + 60
+PRUNE_EVERY_SECONDS = 60  # per process: how often old nonces are deleted
+MAX_BODY_BYTES = 1 << 20  # a signed body is an application, not an upload: 1 MiB
+NONCE_PATTERN = access.NONCE_PATTERN  # 16..128 url-safe characters
+KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
+TIMESTAMP_PATTERN = re.compile(r"[0-9]{1,12}")
+SIGNATURE_PATTERN = re.compile(r"[0-9a-f]{64}")
+MIN_SECRET_CHARS = 32
+
+
+class SignatureError(Exception):
+    """A signed request was refused; ``check`` names the check that failed (never a secret)."""
+
+    def __init__(self, check: str, message: str, status: int = 401) -> None:
+        super().__init__(message)
+        self.check = check
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class SignedParts:
+    key_id: str
+    timestamp: int
+    nonce: str
+    signature: str
+
+
+# --- the scheme (pure) --------------------------------------------------------------------------------
+
+
+def canonical(method: str, path: str, timestamp: int | str, nonce: str, body: bytes) -> bytes:
+    """The bytes that are signed: ``METHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nBODY``."""
+    head = f"{method.upper()}\n{path}\n{timestamp}\n{nonce}\n".encode()
+    return head + body
+
+
+def sign(secret: str, method: str, path: str, timestamp: int | str, nonce: str, body: bytes = b"") -> str:
+    """Lowercase hex HMAC-SHA256 of the canonical string under ``secret``."""
+    assert len(secret) >= MIN_SECRET_CHARS, "a signing secret is at least 32 characters"
+    return hmac.new(secret.encode(), canonical(method, path, timestamp, nonce, body), hashlib.sha256).hexdigest()
+
+
+def new_nonce() -> str:
+    return secrets.token_urlsafe(18)  # 24 characters
+
+
+def signed_headers(
+    key_id: str,
+    secret: str,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    *,
+    timestamp: int | None = None,
+    nonce: str | None = None,
+) -> dict[str, str]:
+    """The four headers for a request (a partner's client, the bank's callbacks, tests).
+
+    ``path`` is what goes on the request line, query string included; ``body`` the exact bytes sent.
+    """
+    ts = int(time.time()) if timestamp is None else timestamp
+    n = new_nonce() if nonce is None else nonce
+    return {
+        KEY_ID_HEADER: key_id,
+        TIMESTAMP_HEADER: str(ts),
+        NONCE_HEADER: n,
+        SIGNATURE_HEADER: sign(secret, method, path, ts, n, body),
+    }
+
+
+def parse_headers(headers: Mapping[str, str]) -> SignedParts:
+    """The four signature headers, each checked for form (length, characters)."""
+    missing = [name for name in SIGNATURE_HEADERS if not headers.get(name)]
+    if missing:
+        raise SignatureError("headers", f"missing {', '.join(missing)}")
+    key_id, ts, nonce, signature = (headers[name].strip() for name in SIGNATURE_HEADERS)
+    if not KEY_ID_PATTERN.fullmatch(key_id):
+        raise SignatureError("key_id", f"{KEY_ID_HEADER} must be 1-128 characters of [A-Za-z0-9_-]")
+    if not TIMESTAMP_PATTERN.fullmatch(ts):
+        raise SignatureError("timestamp", f"{TIMESTAMP_HEADER} must be Unix seconds")
+    if not NONCE_PATTERN.fullmatch(nonce):
+        raise SignatureError("nonce", f"{NONCE_HEADER} must be 16-128 characters of [A-Za-z0-9_-]")
+    if not SIGNATURE_PATTERN.fullmatch(signature):
+        raise SignatureError("signature", f"{SIGNATURE_HEADER} must be 64 lowercase hex characters")
+    return SignedParts(key_id, int(ts), nonce, signature)
+
+
+def check_timestamp(timestamp: int, now: float) -> None:
+    if abs(now - timestamp) > WINDOW_SECONDS:
+        raise SignatureError("timestamp", f"{TIMESTAMP_HEADER} is more than {WINDOW_SECONDS} seconds from the server's clock")
+
+
+def signature_matches(secret: str, method: str, path: str, parts: SignedParts, body: bytes) -> bool:
+    expected = sign(secret, method, path, parts.timestamp, parts.nonce, body)
+    return hmac.compare_digest(expected, parts.signature)
+
+
+def request_target(request: Request) -> str:
+    """PATH as signed: the request line's path (still percent-encoded) with ``?query`` when present."""
+    raw = request.scope.get("raw_path")
+    path = raw.decode("latin-1") if raw else request.url.path
+    query = request.scope.get("query_string", b"").decode("latin-1")
+    return f"{path}?{query}" if query else path
+
+
+# --- checking a request against the store -------------------------------------------------------------
+
+_prune_lock = threading.Lock()
+_last_prune = 0.0
+
+
+async def verify_request(request: Request, engine: Engine, now: float | None = None) -> access.Partner:
+    """The partner that signed ``request``, or :class:`SignatureError` naming the failed check.
+
+    Reads the body with ``await request.body()``, which Starlette caches on the request, so the route's
+    own body parsing still sees it. The nonce is stored only once the signature is proved, so nobody
+    can burn a partner's nonces.
+    """
+    parts = parse_headers(request.headers)
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_BODY_BYTES:
+        raise SignatureError("body", f"a signed body is at most {MAX_BODY_BYTES} bytes", status=413)
+    at = time.time() if now is None else now
+    check_timestamp(parts.timestamp, at)
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise SignatureError("body", f"a signed body is at most {MAX_BODY_BYTES} bytes", status=413)
+    partner = await run_in_threadpool(_find_partner, engine, parts.key_id)
+    if partner is None or not partner.active:
+        raise SignatureError("key_id", f"unknown or inactive {KEY_ID_HEADER}")
+    if not signature_matches(partner.secret, request.method, request_target(request), parts, body):
+        raise SignatureError("signature", "signature does not match the request")
+    fresh = await run_in_threadpool(_remember, engine, parts.key_id, parts.nonce, at)
+    if not fresh:
+        raise SignatureError("nonce", f"{NONCE_HEADER} was already used")
+    return partner
+
+
+def _find_partner(engine: Engine, key_id: str) -> access.Partner | None:
+    with engine.connect() as conn:
+        return access.find_partner_by_key_id(conn, key_id)
+
+
+def _remember(engine: Engine, key_id: str, nonce: str, now: float) -> bool:
+    global _last_prune
+    seen_at = datetime.fromtimestamp(now, UTC)
+    with engine.begin() as conn:
+        fresh = access.remember_nonce(conn, key_id, nonce, seen_at)
+        with _prune_lock:
+            due = now - _last_prune >= PRUNE_EVERY_SECONDS
+            if due:
+                _last_prune = now
+        if due:
+            access.prune_nonces(conn, seen_at - timedelta(seconds=NONCE_RETENTION_SECONDS))
+    return fresh
