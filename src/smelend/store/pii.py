@@ -41,6 +41,7 @@ NONCE_BYTES = 12  # the GCM standard nonce; random per value (2^32 values per ke
 TAG_BYTES = 16
 MAX_KEYS = 100  # a keyring is a handful of keys; more means rotation without clean-up
 MAX_PLAINTEXT_CHARS = 1000  # PII fields are short; a huge value is a bug, not a name
+MAX_DOCUMENT_CHARS = 2_000_000  # a column declared to hold a whole document (a decision, a contract's HTML)
 KEY_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")  # no ':' (the field separator)
 LOOKUP_INFO = b"smelend lookup"
 
@@ -82,10 +83,10 @@ class Keyring:
 # --- encryption -------------------------------------------------------------------------------------
 
 
-def encrypt(keyring: Keyring, plaintext: str, aad: str) -> str:
+def encrypt(keyring: Keyring, plaintext: str, aad: str, max_chars: int = MAX_PLAINTEXT_CHARS) -> str:
     """Encrypt with the active key; ``aad`` binds the value to its column."""
-    if len(plaintext) > MAX_PLAINTEXT_CHARS:
-        raise ValueError(f"{aad}: value longer than {MAX_PLAINTEXT_CHARS} characters")
+    if len(plaintext) > max_chars:
+        raise ValueError(f"{aad}: value longer than {max_chars} characters")
     nonce = os.urandom(NONCE_BYTES)
     sealed = AESGCM(keyring.keys[keyring.active_key_id]).encrypt(nonce, plaintext.encode(), aad.encode())
     return f"{FORMAT_VERSION}:{keyring.active_key_id}:{base64.b64encode(nonce + sealed).decode('ascii')}"
@@ -163,17 +164,18 @@ class EncryptedText(TypeDecorator[str]):
     impl = Text
     cache_ok = True
 
-    def __init__(self, aad: str) -> None:
+    def __init__(self, aad: str, max_chars: int = MAX_PLAINTEXT_CHARS) -> None:
         super().__init__()
         assert re.fullmatch(r"[a-z_]+\.[a-z_]+", aad), f"aad must be 'table.column', got {aad!r}"
         self.aad = aad
+        self.max_chars = max_chars  # PII values are short; document columns declare MAX_DOCUMENT_CHARS
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:
             return None
         if not isinstance(value, str):
             raise TypeError(f"{self.aad}: expected str, got {type(value).__name__}")
-        return encrypt(active_keyring(), value, self.aad)
+        return encrypt(active_keyring(), value, self.aad, self.max_chars)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:

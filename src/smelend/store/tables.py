@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, Column, Date, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, false, func
 
-from smelend.store.pii import EncryptedText
+from smelend.store.pii import MAX_DOCUMENT_CHARS, EncryptedText
 
 # Deterministic constraint names, so migrations can name what they alter on every backend.
 NAMING_CONVENTION = {
@@ -333,7 +333,7 @@ decisions = Table(  # the whole Decision (inputs included: PII) as encrypted JSO
     Column("outcome", String(STATUS_MAX_CHARS), nullable=False),
     Column("limit_fen", BigInteger, nullable=False),
     Column("strategy_sha256", String(HASH_CHARS), nullable=False),
-    Column("document", EncryptedText(aad="decisions.document"), nullable=False),
+    Column("document", EncryptedText(aad="decisions.document", max_chars=MAX_DOCUMENT_CHARS), nullable=False),
     Column("review_outcome", String(STATUS_MAX_CHARS), nullable=True),  # a refer, approved or declined by staff
     Column("reviewed_by", Integer, ForeignKey(api_users.c.id), nullable=True),
     Column("review_comment", Text, nullable=True),
@@ -359,7 +359,7 @@ contracts = Table(  # the electronic contract a borrower accepted, with its hash
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("offer_id", String(PUBLIC_ID_MAX_CHARS), ForeignKey(offers.c.id), nullable=False, unique=True),
     Column("line_id", Integer, ForeignKey(credit_lines.c.id), nullable=False, unique=True),
-    Column("html", EncryptedText(aad="contracts.html"), nullable=False),  # names the borrower: encrypted
+    Column("html", EncryptedText(aad="contracts.html", max_chars=MAX_DOCUMENT_CHARS), nullable=False),  # names the borrower: encrypted
     Column("sha256", String(HASH_CHARS), nullable=False),
     _created_at(),
 )
