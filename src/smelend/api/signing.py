@@ -159,7 +159,9 @@ async def verify_request(request: Request, engine: Engine, now: float | None = N
 
     Reads the body with ``await request.body()``, which Starlette caches on the request, so the route's
     own body parsing still sees it. The nonce is stored only once the signature is proved, so nobody
-    can burn a partner's nonces.
+    can burn a partner's nonces. FastAPI reads (and JSON-decodes) a route's body before running its
+    dependencies, so :data:`MAX_BODY_BYTES` bounds what is signed, not what is received: cap request
+    sizes at the proxy too.
     """
     parts = parse_headers(request.headers)
     length = request.headers.get("content-length", "")

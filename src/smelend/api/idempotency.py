@@ -1,0 +1,188 @@
+"""``Idempotency-Key`` on POST: a retried request returns the first response instead of doing the work twice.
+
+Routers wrap their work in one of two helpers; without the header the work simply runs::
+
+    @router.post("/v1/applications", status_code=201)
+    async def apply(request: Request, body: ApplicationIn, principal: Principal = Depends(authenticate)) -> Response:
+        def work(conn: Connection) -> tuple[int, Any]:
+            application_id = origination.apply(conn, principal, body)
+            audit.record(conn, principal.key, "apply", "application", application_id, None, {...})
+            return 201, {"id": application_id}
+        return await idempotent(request, principal, work)
+
+- :func:`idempotent` runs ``work(conn)`` in one transaction together with storing its response, so the
+  effect and the record commit or roll back together (prefer it);
+- :func:`idempotent_call` runs ``work()`` (sync or async) that manages its own transactions (a draw that
+  calls the bank core), then stores the response in a transaction of its own. If the process dies between
+  the two, the claim goes stale and a retry after :data:`~smelend.store.idempotency.STALE_CLAIM_SECONDS`
+  redoes the work: such work must be idempotent itself (the bank core's instruction ids are).
+
+The rules, per caller (:attr:`Principal.key`) and key:
+
+- the key is claimed in its own committed transaction before the work, so a concurrent duplicate sees
+  it: **409** (``Retry-After: 1``);
+- the same key with another request (method, path and query, body bytes) is **422** naming
+  ``Idempotency-Key`` (FastAPI's validation-error shape);
+- the same request again gets the stored status and body, byte for byte, with ``Idempotent-Replayed: true``;
+- work that raises, or returns a status of 400 or more, releases the claim: nothing is stored and a
+  retry does the work again (a 4xx may be fixed by then; a 5xx is worth retrying).
+
+Keys are 1..128 printable ASCII characters, kept for 24 hours (pruned hourly per process).
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import HTTPException, Request, Response
+from fastapi.encoders import jsonable_encoder
+from sqlalchemy.engine import Connection, Engine
+from starlette.concurrency import run_in_threadpool
+
+from smelend.api.principal import Principal
+from smelend.api.security import api_error, engine_of
+from smelend.api.signing import request_target
+from smelend.store import idempotency as store
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+PRUNE_EVERY_SECONDS = 3600
+
+Result = tuple[int, Any]  # (HTTP status, a JSON-able body)
+Work = Callable[[Connection], Result]
+CallWork = Callable[[], Result | Awaitable[Result]]
+
+_prune_lock = threading.Lock()
+_last_prune = 0.0
+
+
+async def idempotent(request: Request, principal: Principal, work: Work) -> Response:
+    """Run ``work(conn)`` once per (caller, Idempotency-Key): in one transaction with its stored response."""
+    engine = engine_of(request)
+    key = _key(request)
+    if key is None:
+        status, text = await run_in_threadpool(_in_transaction, engine, work, None)
+        return _response(status, text)
+    early = await _claim(request, engine, principal, key)
+    if early is not None:
+        return early
+    try:
+        status, text = await run_in_threadpool(_in_transaction, engine, work, (principal.key, key))
+    except BaseException:
+        await run_in_threadpool(_release, engine, principal.key, key)
+        raise
+    if status >= 400:
+        await run_in_threadpool(_release, engine, principal.key, key)
+    return _response(status, text)
+
+
+async def idempotent_call(request: Request, principal: Principal, work: CallWork) -> Response:
+    """Run ``work()`` (which commits on its own) once per (caller, Idempotency-Key); store its response after."""
+    engine = engine_of(request)
+    key = _key(request)
+    if key is None:
+        status, text = _encode(*await _call(work))
+        return _response(status, text)
+    early = await _claim(request, engine, principal, key)
+    if early is not None:
+        return early
+    try:
+        status, text = _encode(*await _call(work))
+    except BaseException:
+        await run_in_threadpool(_release, engine, principal.key, key)
+        raise
+    if status >= 400:
+        await run_in_threadpool(_release, engine, principal.key, key)
+    else:
+        await run_in_threadpool(_complete, engine, principal.key, key, status, text)
+    return _response(status, text)
+
+
+# --- steps --------------------------------------------------------------------------------------------
+
+
+def _key(request: Request) -> str | None:
+    key = request.headers.get(HEADER)
+    if key is None:
+        return None
+    if not store.valid_key(key):
+        raise _unprocessable(f"must be 1-{store.KEY_MAX_CHARS} printable ASCII characters without spaces", "value_error")
+    return key
+
+
+async def _claim(request: Request, engine: Engine, principal: Principal, key: str) -> Response | None:
+    """None when this request now holds the key; else the response to send instead of doing the work."""
+    digest = store.request_hash(request.method, request_target(request), await request.body())
+    found = await run_in_threadpool(_claim_in_transaction, engine, principal.key, key, digest)
+    if found.outcome == "claimed":
+        return None
+    if found.outcome == "mismatch":
+        raise _unprocessable("was already used with a different request (method, path or body)", "idempotency_key_reused")
+    if found.outcome == "in-progress":
+        raise api_error(409, "idempotency_in_progress", f"a request with this {HEADER} is still in progress", {"Retry-After": "1"})
+    assert found.outcome == "replay" and found.status is not None and found.body is not None
+    response = _response(found.status, found.body)
+    response.headers[REPLAYED_HEADER] = "true"
+    return response
+
+
+def _claim_in_transaction(engine: Engine, principal: str, key: str, digest: str) -> store.Claim:
+    global _last_prune
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        found = store.claim(conn, principal, key, digest, now)
+        with _prune_lock:
+            due = time.monotonic() - _last_prune >= PRUNE_EVERY_SECONDS or _last_prune == 0.0
+            if due:
+                _last_prune = time.monotonic()
+        if due:
+            store.prune(conn, now - timedelta(seconds=store.RETENTION_SECONDS))
+    return found
+
+
+def _in_transaction(engine: Engine, work: Work, claimed: tuple[str, str] | None) -> tuple[int, str]:
+    with engine.begin() as conn:
+        status, text = _encode(*work(conn))
+        if claimed is not None and status < 400:
+            store.complete(conn, claimed[0], claimed[1], status, text)
+    return status, text
+
+
+def _complete(engine: Engine, principal: str, key: str, status: int, text: str) -> None:
+    with engine.begin() as conn:
+        store.complete(conn, principal, key, status, text)
+
+
+def _release(engine: Engine, principal: str, key: str) -> None:
+    with engine.begin() as conn:
+        store.release(conn, principal, key)
+
+
+async def _call(work: CallWork) -> Result:
+    if inspect.iscoroutinefunction(work):
+        return await work()  # type: ignore[no-any-return]
+    result = await run_in_threadpool(work)
+    if inspect.isawaitable(result):
+        result = await result
+    return result  # type: ignore[return-value]
+
+
+def _encode(status: int, content: Any) -> tuple[int, str]:
+    """The response body as FastAPI's JSONResponse renders it, so a replay is byte for byte the same."""
+    assert isinstance(status, int) and 100 <= status <= 599, f"work must return an HTTP status, got {status!r}"
+    text = json.dumps(jsonable_encoder(content), ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    return status, text
+
+
+def _response(status: int, text: str) -> Response:
+    return Response(content=text, status_code=status, media_type="application/json")
+
+
+def _unprocessable(message: str, kind: str) -> HTTPException:
+    return HTTPException(status_code=422, detail=[{"loc": ["header", HEADER], "msg": f"{HEADER} {message}", "type": kind}])
