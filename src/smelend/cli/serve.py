@@ -1,0 +1,31 @@
+"""``smelend serve``: run the HTTP API (FastAPI on uvicorn)."""
+
+from __future__ import annotations
+
+import typer
+
+from smelend.cli.common import app
+from smelend.errors import InvalidInput
+
+MAX_PORT = 65_535
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on."),
+    workers: int = typer.Option(1, "--workers", help="Worker processes (each loads the models once)."),
+) -> None:
+    """Serve the lending API (/v1/..., /healthz, /metrics, OpenAPI at /docs) on the configured database."""
+    if not 1 <= port <= MAX_PORT:
+        raise InvalidInput.one("port", f"must be between 1 and {MAX_PORT}")
+    if not 1 <= workers <= 64:
+        raise InvalidInput.one("workers", "must be between 1 and 64")
+    import uvicorn
+
+    if workers == 1:
+        from smelend.api.app import create_app
+
+        uvicorn.run(create_app(), host=host, port=port, log_level="info")
+    else:
+        uvicorn.run("smelend.api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="info")
