@@ -122,8 +122,8 @@ def test_the_same_key_with_another_body_is_422_naming_the_header(engine, tokens)
     assert client.post("/orders", json={"amount": 5}, headers=headers(tokens[0], "key-1")).status_code == 201
     reused = client.post("/orders", json={"amount": 6}, headers=headers(tokens[0], "key-1"))
     assert reused.status_code == 422
-    assert reused.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
-    assert "Idempotency-Key" in reused.json()["detail"][0]["msg"]
+    assert reused.json()["detail"][0]["field"] == "Idempotency-Key"
+    assert "different request" in reused.json()["detail"][0]["reason"]
     assert audit_rows(engine) == 1
 
 
@@ -138,7 +138,7 @@ def test_keys_belong_to_their_caller(engine, tokens):
 @pytest.mark.parametrize("key", ["", "has space", "x" * 129, "ключ".encode()], ids=["empty", "space", "long", "utf8"])
 def test_a_malformed_key_is_422(engine, tokens, key):
     response = TestClient(make_app(engine, Hooks())).post("/orders", json={"amount": 5}, headers=headers(tokens[0], key))
-    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["header", "Idempotency-Key"]
+    assert response.status_code == 422 and response.json()["detail"][0]["field"] == "Idempotency-Key"
     assert audit_rows(engine) == 0
 
 
@@ -153,7 +153,7 @@ def test_a_claim_in_progress_makes_a_duplicate_409(engine, tokens):
         assert store.claim(conn, user_key, "key-1", digest, datetime.now(UTC)).outcome == "claimed"
     response = client.post("/orders", content=body, headers={**headers(tokens[0], "key-1"), "Content-Type": "application/json"})
     assert response.status_code == 409 and response.headers["retry-after"] == "1"
-    assert response.json()["detail"]["error"] == "idempotency_in_progress"
+    assert response.json()["detail"][0]["field"] == "Idempotency-Key"
     assert hooks.calls == 0 and audit_rows(engine) == 0
 
 

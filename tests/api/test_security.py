@@ -150,7 +150,7 @@ def test_bearer_tokens_name_staff_and_borrowers(engine, people):
 def test_no_valid_credentials_is_401_with_a_json_body(engine, people, headers):
     response = TestClient(make_app(engine)).get("/whoami", headers=headers)
     assert response.status_code == 401 and response.headers["www-authenticate"].startswith("Bearer")
-    assert set(response.json()["detail"]) == {"error", "message"}
+    assert response.json()["detail"][0]["field"] == "Authorization" and response.json()["detail"][0]["reason"]
 
 
 def test_a_revoked_token_is_refused(engine, people):
@@ -166,7 +166,7 @@ def test_a_token_and_a_signature_together_are_refused(engine, people):
     _, key_id, secret = people["partner"]
     headers = {**bearer(people["tokens"]["risk"]), **signed_headers(key_id, secret, "GET", "/whoami")}
     response = TestClient(make_app(engine)).get("/whoami", headers=headers)
-    assert response.status_code == 401 and "not both" in response.json()["detail"]["message"]
+    assert response.status_code == 401 and "not both" in response.json()["detail"][0]["reason"]
 
 
 def test_roles_and_kinds(engine, people):
@@ -177,10 +177,11 @@ def test_roles_and_kinds(engine, people):
     assert client.get("/risk", headers=bearer(tokens["admin"])).status_code == 200  # admin passes everywhere
     for caller in (bearer(tokens["marketing"]), bearer(tokens["borrower"]), signed_headers(key_id, secret, "GET", "/risk")):
         response = client.get("/risk", headers=caller)
-        assert response.status_code == 403 and response.json()["detail"]["error"] == "forbidden"
+        assert response.status_code == 403 and response.json()["detail"][0]["field"] == "role"
     assert client.get("/apps", headers=bearer(tokens["borrower"])).status_code == 200
     assert client.get("/apps", headers=signed_headers(key_id, secret, "GET", "/apps")).json() == {"key": f"partner:{partner_id}"}
-    assert client.get("/apps", headers=bearer(tokens["admin"])).status_code == 403
+    refused = client.get("/apps", headers=bearer(tokens["admin"]))
+    assert refused.status_code == 403 and refused.json()["detail"][0]["field"] == "kind"
     assert client.get("/apps").status_code == 401
 
 
@@ -212,7 +213,7 @@ def test_a_partner_over_its_limit_gets_429_with_retry_after(engine):
         assert client.get("/whoami", headers=signed_headers(key_id, secret, "GET", "/whoami")).status_code == 200
     refused = client.get("/whoami", headers=signed_headers(key_id, secret, "GET", "/whoami"))
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
-    assert refused.json()["detail"]["error"] == "rate_limit"
+    assert refused.json()["detail"][0] == {"field": "X-Smelend-Key-Id", "reason": "more than 3 requests a minute"}
     assert client.get("/whoami", headers=signed_headers(other[1], other[2], "GET", "/whoami")).status_code == 200  # per partner
     clock.now += 121  # two windows later the count is forgotten
     assert client.get("/whoami", headers=signed_headers(key_id, secret, "GET", "/whoami")).status_code == 200
@@ -233,7 +234,7 @@ def test_an_inactive_partner_is_refused(engine):
         partner_id, key_id, secret = create_partner(conn, "Gone platform")
         set_partner_active(conn, partner_id, False)
     response = TestClient(make_app(engine)).get("/whoami", headers=signed_headers(key_id, secret, "GET", "/whoami"))
-    assert response.status_code == 401 and response.json()["detail"]["error"] == "key_id"
+    assert response.status_code == 401 and response.json()["detail"][0]["field"] == "X-Smelend-Key-Id"
 
 
 def test_sliding_window_counts_the_previous_minute_by_its_overlap():

@@ -111,7 +111,7 @@ def test_a_signed_get_with_a_percent_encoded_path(client, partner):
 
 def check_of(response) -> str:
     assert response.status_code == 401, response.text
-    return response.json()["detail"]["error"]
+    return response.json()["detail"][0]["field"]
 
 
 def test_every_failed_check_is_named_and_never_echoes_the_secret(client, partner):
@@ -133,10 +133,10 @@ def test_every_failed_check_is_named_and_never_echoes_the_secret(client, partner
         "upper hex": post(client, "/v1/leads", body, {**good, "X-Smelend-Signature": good["X-Smelend-Signature"].upper()}),
     }
     checks = {name: check_of(response) for name, response in cases.items()}
+    key, ts, nonce, sig = "X-Smelend-Key-Id", "X-Smelend-Timestamp", "X-Smelend-Nonce", "X-Smelend-Signature"
     assert checks == {
-        "signature": "signature", "tampered": "signature", "other path": "signature", "other secret": "signature",
-        "old": "timestamp", "future": "timestamp", "unknown key": "key_id", "missing": "headers",
-        "short nonce": "nonce", "bad timestamp": "timestamp", "upper hex": "signature",
+        "signature": sig, "tampered": sig, "other path": sig, "other secret": sig, "old": ts, "future": ts,
+        "unknown key": key, "missing": nonce, "short nonce": nonce, "bad timestamp": ts, "upper hex": sig,
     }
     assert all(secret not in response.text for response in cases.values())
     assert post(client, "/v1/leads", body, good).status_code == 200  # none of the refusals spent its nonce
@@ -155,7 +155,7 @@ def test_a_replayed_nonce_is_refused(client, partner, engine):
     headers = signing.signed_headers(key_id, secret, "POST", "/v1/leads", body)
     assert post(client, "/v1/leads", body, headers).status_code == 200
     replay = post(client, "/v1/leads", body, headers)
-    assert check_of(replay) == "nonce"
+    assert check_of(replay) == "X-Smelend-Nonce" and "already used" in replay.json()["detail"][0]["reason"]
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM request_nonces")).scalar_one() == 1
 
@@ -164,7 +164,7 @@ def test_an_oversized_body_is_refused(client, partner):
     _, key_id, secret = partner
     body = json.dumps({"uscc": "91310000MA1FL8T5X3", "amount": 1, "pad": "x" * signing.MAX_BODY_BYTES}).encode()
     response = post(client, "/v1/leads", body, signing.signed_headers(key_id, secret, "POST", "/v1/leads", body))
-    assert response.status_code == 413 and response.json()["detail"]["error"] == "body"
+    assert response.status_code == 413 and response.json()["detail"][0]["field"] == "body"
 
 
 def test_nonces_are_per_key_and_pruned_after_the_retention(engine):

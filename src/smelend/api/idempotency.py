@@ -22,7 +22,7 @@ The rules, per caller (:attr:`Principal.key`) and key:
 - the key is claimed in its own committed transaction before the work, so a concurrent duplicate sees
   it: **409** (``Retry-After: 1``);
 - the same key with another request (method, path and query, body bytes) is **422** naming
-  ``Idempotency-Key`` (FastAPI's validation-error shape);
+  ``Idempotency-Key`` (``{"detail": [{"field": "Idempotency-Key", "reason"}]}``);
 - the same request again gets the stored status and body, byte for byte, with ``Idempotent-Replayed: true``;
 - work that raises, or returns a status of 400 or more, releases the claim: nothing is stored and a
   retry does the work again (a 4xx may be fixed by then; a 5xx is worth retrying).
@@ -40,7 +40,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from fastapi import HTTPException, Request, Response
+from fastapi import Request, Response
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy.engine import Connection, Engine
 from starlette.concurrency import run_in_threadpool
@@ -112,7 +112,7 @@ def _key(request: Request) -> str | None:
     if key is None:
         return None
     if not store.valid_key(key):
-        raise _unprocessable(f"must be 1-{store.KEY_MAX_CHARS} printable ASCII characters without spaces", "value_error")
+        raise api_error(422, HEADER, f"must be 1-{store.KEY_MAX_CHARS} printable ASCII characters without spaces")
     return key
 
 
@@ -123,9 +123,9 @@ async def _claim(request: Request, engine: Engine, principal: Principal, key: st
     if found.outcome == "claimed":
         return None
     if found.outcome == "mismatch":
-        raise _unprocessable("was already used with a different request (method, path or body)", "idempotency_key_reused")
+        raise api_error(422, HEADER, "was already used with a different request (method, path or body)")
     if found.outcome == "in-progress":
-        raise api_error(409, "idempotency_in_progress", f"a request with this {HEADER} is still in progress", {"Retry-After": "1"})
+        raise api_error(409, HEADER, "a request with this key is still in progress: retry shortly", {"Retry-After": "1"})
     assert found.outcome == "replay" and found.status is not None and found.body is not None
     response = _response(found.status, found.body)
     response.headers[REPLAYED_HEADER] = "true"
@@ -182,7 +182,3 @@ def _encode(status: int, content: Any) -> tuple[int, str]:
 
 def _response(status: int, text: str) -> Response:
     return Response(content=text, status_code=status, media_type="application/json")
-
-
-def _unprocessable(message: str, kind: str) -> HTTPException:
-    return HTTPException(status_code=422, detail=[{"loc": ["header", HEADER], "msg": f"{HEADER} {message}", "type": kind}])

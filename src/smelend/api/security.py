@@ -18,7 +18,9 @@ Anything else is 401. Endpoints declare what they need::
 FastAPI runs a dependency once per request even when several others depend on it, which matters here:
 a signed request's nonce is spent on the first check. The engine comes from ``request.app.state.engine``;
 the limiter from ``request.app.state.rate_limiter`` (one is created there when the app did not set it).
-Error bodies are ``{"detail": {"error": <check>, "message": <text>}}``; they never echo a token or secret.
+Refusals have the service's error shape, ``{"detail": [{"field", "reason"}]}`` (:mod:`smelend.api.errors`),
+the field naming the header whose check failed (``Authorization``, ``X-Smelend-Signature``, ...) or
+``role`` / ``kind`` for a 403; they never echo a token or a secret.
 """
 
 from __future__ import annotations
@@ -37,15 +39,17 @@ from smelend.store import access
 ADMIN = "admin"
 KINDS = ("staff", "borrower", "partner")
 BEARER = "bearer"
+AUTHORIZATION = "Authorization"
 
 
-def api_error(status: int, error: str, message: str, headers: dict[str, str] | None = None) -> HTTPException:
-    """The one shape of this module's refusals: ``{"detail": {"error", "message"}}``."""
-    return HTTPException(status_code=status, detail={"error": error, "message": message}, headers=headers)
+def api_error(status: int, field: str, reason: str, headers: dict[str, str] | None = None) -> HTTPException:
+    """A refusal in the service's error shape, ``{"detail": [{"field", "reason"}]}``, as an HTTPException
+    (so it needs no exception handler: these modules work in any FastAPI app)."""
+    return HTTPException(status_code=status, detail=[{"field": field, "reason": reason}], headers=headers)
 
 
-def _unauthorized(error: str, message: str) -> HTTPException:
-    return api_error(401, error, message, headers={"WWW-Authenticate": 'Bearer realm="smelend"'})
+def _unauthorized(field: str, reason: str) -> HTTPException:
+    return api_error(401, field, reason, headers={"WWW-Authenticate": 'Bearer realm="smelend"'})
 
 
 def engine_of(request: Request) -> Engine:
@@ -68,24 +72,24 @@ async def authenticate(request: Request) -> Principal:
     authorization = request.headers.get("authorization")
     signed = any(request.headers.get(name) for name in signing.SIGNATURE_HEADERS)
     if authorization is not None and signed:
-        raise _unauthorized("credentials", "send a bearer token or a partner signature, not both")
+        raise _unauthorized(AUTHORIZATION, "send a bearer token or a partner signature, not both")
     if authorization is not None:
         return await _bearer(engine, authorization)
     if signed:
         return await _partner(request, engine)
-    raise _unauthorized("credentials", "send Authorization: Bearer <token> or the X-Smelend-* signature headers")
+    raise _unauthorized(AUTHORIZATION, "is required: Bearer <token>, or sign the request (X-Smelend-* headers)")
 
 
 async def _bearer(engine: Engine, authorization: str) -> Principal:
     scheme, _, token = authorization.strip().partition(" ")
     token = token.strip()
     if scheme.lower() != BEARER or not token:
-        raise _unauthorized("token", "the Authorization header must be 'Bearer <token>'")
+        raise _unauthorized(AUTHORIZATION, "must be 'Bearer <token>'")
     if len(token) > access.TOKEN_MAX_CHARS:
-        raise _unauthorized("token", "unknown or inactive token")
+        raise _unauthorized(AUTHORIZATION, "unknown or inactive token")
     user = await run_in_threadpool(_find_user, engine, token)
     if user is None or not user.active:
-        raise _unauthorized("token", "unknown or inactive token")
+        raise _unauthorized(AUTHORIZATION, "unknown or inactive token")
     if user.role == BORROWER:
         assert user.person_id is not None, "a borrower user always names a person"
         return Principal(kind="borrower", id=user.id, name=user.name, role=BORROWER, person_id=user.person_id)
@@ -102,12 +106,12 @@ async def _partner(request: Request, engine: Engine) -> Principal:
         partner = await signing.verify_request(request, engine)
     except signing.SignatureError as exc:
         if exc.status == 401:
-            raise _unauthorized(exc.check, exc.message) from None
-        raise api_error(exc.status, exc.check, exc.message) from None
+            raise _unauthorized(exc.field, exc.message) from None
+        raise api_error(exc.status, exc.field, exc.message) from None
     wait = rate_limiter_of(request).check(f"partner:{partner.id}", partner.rate_limit_per_minute)
     if wait is not None:
         raise api_error(
-            429, "rate_limit", f"more than {partner.rate_limit_per_minute} requests a minute", headers={"Retry-After": str(wait)}
+            429, signing.KEY_ID_HEADER, f"more than {partner.rate_limit_per_minute} requests a minute", headers={"Retry-After": str(wait)}
         )
     return Principal(kind="partner", id=partner.id, name=partner.name)
 
@@ -119,7 +123,7 @@ def require_kind(*kinds: str) -> Callable[..., Awaitable[Principal]]:
 
     async def dependency(principal: Principal = Depends(authenticate)) -> Principal:
         if principal.kind not in wanted:
-            raise api_error(403, "forbidden", f"this endpoint is for {', '.join(sorted(wanted))} callers")
+            raise api_error(403, "kind", f"this endpoint is for {', '.join(sorted(wanted))} callers")
         return principal
 
     return dependency
@@ -132,7 +136,7 @@ def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
 
     async def dependency(principal: Principal = Depends(authenticate)) -> Principal:
         if principal.kind != "staff" or principal.role not in wanted:
-            raise api_error(403, "forbidden", f"needs a staff role among {', '.join(sorted(wanted))}")
+            raise api_error(403, "role", f"needs a staff role among {', '.join(sorted(wanted))}")
         return principal
 
     return dependency

@@ -53,11 +53,11 @@ MIN_SECRET_CHARS = 32
 
 
 class SignatureError(Exception):
-    """A signed request was refused; ``check`` names the check that failed (never a secret)."""
+    """A signed request was refused; ``field`` names the header whose check failed (never a secret)."""
 
-    def __init__(self, check: str, message: str, status: int = 401) -> None:
-        super().__init__(message)
-        self.check = check
+    def __init__(self, field: str, message: str, status: int = 401) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
         self.message = message
         self.status = status
 
@@ -117,22 +117,22 @@ def parse_headers(headers: Mapping[str, str]) -> SignedParts:
     """The four signature headers, each checked for form (length, characters)."""
     missing = [name for name in SIGNATURE_HEADERS if not headers.get(name)]
     if missing:
-        raise SignatureError("headers", f"missing {', '.join(missing)}")
+        raise SignatureError(missing[0], f"is required (missing: {', '.join(missing)})")
     key_id, ts, nonce, signature = (headers[name].strip() for name in SIGNATURE_HEADERS)
     if not KEY_ID_PATTERN.fullmatch(key_id):
-        raise SignatureError("key_id", f"{KEY_ID_HEADER} must be 1-128 characters of [A-Za-z0-9_-]")
+        raise SignatureError(KEY_ID_HEADER, "must be 1-128 characters of [A-Za-z0-9_-]")
     if not TIMESTAMP_PATTERN.fullmatch(ts):
-        raise SignatureError("timestamp", f"{TIMESTAMP_HEADER} must be Unix seconds")
+        raise SignatureError(TIMESTAMP_HEADER, "must be Unix seconds")
     if not NONCE_PATTERN.fullmatch(nonce):
-        raise SignatureError("nonce", f"{NONCE_HEADER} must be 16-128 characters of [A-Za-z0-9_-]")
+        raise SignatureError(NONCE_HEADER, "must be 16-128 characters of [A-Za-z0-9_-]")
     if not SIGNATURE_PATTERN.fullmatch(signature):
-        raise SignatureError("signature", f"{SIGNATURE_HEADER} must be 64 lowercase hex characters")
+        raise SignatureError(SIGNATURE_HEADER, "must be 64 lowercase hex characters")
     return SignedParts(key_id, int(ts), nonce, signature)
 
 
 def check_timestamp(timestamp: int, now: float) -> None:
     if abs(now - timestamp) > WINDOW_SECONDS:
-        raise SignatureError("timestamp", f"{TIMESTAMP_HEADER} is more than {WINDOW_SECONDS} seconds from the server's clock")
+        raise SignatureError(TIMESTAMP_HEADER, f"is more than {WINDOW_SECONDS} seconds from the server's clock")
 
 
 def signature_matches(secret: str, method: str, path: str, parts: SignedParts, body: bytes) -> bool:
@@ -166,20 +166,20 @@ async def verify_request(request: Request, engine: Engine, now: float | None = N
     parts = parse_headers(request.headers)
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > MAX_BODY_BYTES:
-        raise SignatureError("body", f"a signed body is at most {MAX_BODY_BYTES} bytes", status=413)
+        raise SignatureError("body", f"is at most {MAX_BODY_BYTES} bytes when signed", status=413)
     at = time.time() if now is None else now
     check_timestamp(parts.timestamp, at)
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
-        raise SignatureError("body", f"a signed body is at most {MAX_BODY_BYTES} bytes", status=413)
+        raise SignatureError("body", f"is at most {MAX_BODY_BYTES} bytes when signed", status=413)
     partner = await run_in_threadpool(_find_partner, engine, parts.key_id)
     if partner is None or not partner.active:
-        raise SignatureError("key_id", f"unknown or inactive {KEY_ID_HEADER}")
+        raise SignatureError(KEY_ID_HEADER, "unknown or inactive key")
     if not signature_matches(partner.secret, request.method, request_target(request), parts, body):
-        raise SignatureError("signature", "signature does not match the request")
+        raise SignatureError(SIGNATURE_HEADER, "does not match the request (method, path, timestamp, nonce, body)")
     fresh = await run_in_threadpool(_remember, engine, parts.key_id, parts.nonce, at)
     if not fresh:
-        raise SignatureError("nonce", f"{NONCE_HEADER} was already used")
+        raise SignatureError(NONCE_HEADER, "was already used with this key")
     return partner
 
 
