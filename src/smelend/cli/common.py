@@ -37,6 +37,8 @@ pricing_app = typer.Typer(help="Risk-based pricing: break-even rate, capital, pr
 app.add_typer(pricing_app, name="pricing")
 rationing_app = typer.Typer(help="Credit rationing: the Stiglitz-Weiss return curve; limits under a budget.", no_args_is_help=True)
 app.add_typer(rationing_app, name="rationing")
+admin_app = typer.Typer(help="Who may call the service: create API users (tokens) and partners (signing keys).", no_args_is_help=True)
+app.add_typer(admin_app, name="admin")
 
 WIDTH_WHEN_PIPED = 160  # Rich assumes 80 columns off a terminal, which cuts schedule tables
 

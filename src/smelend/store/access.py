@@ -87,7 +87,7 @@ def create_user(conn: Connection, name: str, role: str, person_id: int | None = 
     """
     errors = Collector()
     clean_name = _name(errors, name)
-    if role not in ROLES:
+    if not isinstance(role, str) or role not in ROLES:
         errors.add("role", f"must be one of {', '.join(ROLES)}")
     elif role == BORROWER_ROLE:
         if person_id is None:
@@ -145,17 +145,7 @@ def create_partner(
     ``max_lending_share`` is the largest fraction of new lending this partner may bring (0 < share <= 1);
     ``callback_url`` (http or https) receives signed notifications.
     """
-    errors = Collector()
-    clean_name = _name(errors, name)
-    if isinstance(rate_limit_per_minute, bool) or not isinstance(rate_limit_per_minute, int):
-        errors.add("rate_limit_per_minute", "must be a whole number of requests a minute")
-    elif not 1 <= rate_limit_per_minute <= MAX_RATE_LIMIT_PER_MINUTE:
-        errors.add("rate_limit_per_minute", f"must be between 1 and {MAX_RATE_LIMIT_PER_MINUTE}")
-    share = _share(errors, max_lending_share)
-    url = _callback_url(errors, callback_url)
-    errors.raise_if_any()
-    assert clean_name is not None and share is not None
-
+    clean_name, share, url = check_partner(name, rate_limit_per_minute, max_lending_share, callback_url)
     key_id = KEY_ID_PREFIX + secrets.token_hex(KEY_ID_BYTES)
     secret = secrets.token_urlsafe(SECRET_BYTES)
     statement = insert(partners).values(
@@ -169,6 +159,23 @@ def create_partner(
     )
     partner_id = conn.execute(statement.returning(partners.c.id)).scalar_one()
     return int(partner_id), key_id, secret
+
+
+def check_partner(
+    name: str, rate_limit_per_minute: int, max_lending_share: Decimal | str | float, callback_url: str | None
+) -> tuple[str, Decimal, str | None]:
+    """``(name, share, callback_url)`` cleaned, or InvalidInput naming every bad field (no database needed)."""
+    errors = Collector()
+    clean_name = _name(errors, name)
+    if isinstance(rate_limit_per_minute, bool) or not isinstance(rate_limit_per_minute, int):
+        errors.add("rate_limit_per_minute", "must be a whole number of requests a minute")
+    elif not 1 <= rate_limit_per_minute <= MAX_RATE_LIMIT_PER_MINUTE:
+        errors.add("rate_limit_per_minute", f"must be between 1 and {MAX_RATE_LIMIT_PER_MINUTE}")
+    share = _share(errors, max_lending_share)
+    url = _callback_url(errors, callback_url)
+    errors.raise_if_any()
+    assert clean_name is not None and share is not None
+    return clean_name, share, url
 
 
 def find_partner_by_key_id(conn: Connection, key_id: str) -> Partner | None:
