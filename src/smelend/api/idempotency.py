@@ -27,7 +27,9 @@ The rules, per caller (:attr:`Principal.key`) and key:
 - work that raises, or returns a status of 400 or more, releases the claim: nothing is stored and a
   retry does the work again (a 4xx may be fixed by then; a 5xx is worth retrying).
 
-Keys are 1..128 printable ASCII characters, kept for 24 hours (pruned hourly per process).
+Keys are 1..128 printable ASCII characters, kept for 24 hours (pruned hourly per process). On SQLite a
+write transaction holds the database lock, so a concurrent duplicate of :func:`idempotent` work usually
+waits for it and then gets the stored response rather than 409; PostgreSQL answers 409 at once.
 """
 
 from __future__ import annotations
