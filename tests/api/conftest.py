@@ -121,7 +121,7 @@ def api(db_url: str, applicants: dict[str, list[dict[str, Any]]]) -> Iterator[Ap
         with engine.begin() as conn:
             for role in STAFF:
                 found.tokens[role] = create_user(conn, f"staff {role}", role)[1]
-            found.partner = create_partner(conn, "partner platform", rate_limit_per_minute=100_000)
+            found.partner = create_partner(conn, "partner platform", rate_limit_per_minute=100_000, callback_url="https://partner.example/smelend")
         found.add_borrower("alice", applicants["approve"][0])
         found.add_borrower("bob", applicants["approve"][1])
         found.add_borrower("carol", applicants["refer"][0])

@@ -178,3 +178,12 @@ def test_partner_application_and_draw(api: Api, applicants: dict[str, list[dict[
     assert [a["id"] for a in api.call("partner", "GET", "/v1/applications").json()["items"]] == [document["id"]]
     # an own-app borrower's list does not show it
     assert api.call("alice", "GET", "/v1/applications").json()["items"] == []
+    # the partner is told, through its callback outbox: ids and statuses, no personal data
+    from sqlalchemy import select
+
+    from smelend.store.tables import callbacks
+
+    with api.engine.connect() as conn:
+        sent = conn.execute(select(callbacks.c.event, callbacks.c.payload).order_by(callbacks.c.id)).all()
+    assert [e for e, _ in sent] == ["application.decided", "line.opened", "loan.disbursed"]
+    assert document["id"] in sent[0][1] and entry["applicant"]["id_number"] not in "".join(p for _, p in sent)

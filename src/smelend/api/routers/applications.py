@@ -148,6 +148,9 @@ def record_application(conn: Connection, svc: Service, principal: Principal, app
     if decision.outcome == "approve" and decision.offer is not None:
         offer_id = store.new_id("OFR")
         store.insert_offer(conn, id=offer_id, decision_id=decision_id, offer=decision.offer, limit_fen=decision.limit_fen)
+    common.notify(conn, svc, principal.id if principal.kind == "partner" else None, "application.decided", {
+        "application": application.id, "status": status, "decision": decision_id, "outcome": decision.outcome, "offer": offer_id,
+    })
     common.audit(conn, principal, "application.create", "application", application.id, None, {
         "status": status, "product": application.product_id, "requested": format_yuan(application.requested_amount_fen),
         "channel": application.channel, "decision": decision_id, "outcome": decision.outcome,

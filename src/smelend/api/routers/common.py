@@ -148,3 +148,13 @@ def count_decision(request: Request, response: Response) -> None:
     except (ValueError, KeyError, TypeError):
         return
     request.app.state.metrics.decisions.labels(outcome=outcome).inc()
+
+
+def notify(conn: Connection, svc: Service, partner_id: int | None, event: str, payload: dict[str, Any]) -> None:
+    """Queue a callback to the partner an application came through, in the caller's transaction (ids and
+    statuses only: the partner fetches the details through the API)."""
+    if partner_id is None:
+        return
+    from smelend.store import callbacks
+
+    callbacks.enqueue(conn, partner_id, event, payload, svc.now())

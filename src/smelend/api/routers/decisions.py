@@ -130,6 +130,11 @@ async def review_decision(decision_id: PublicId, body: ReviewIn, request: Reques
         if body.outcome == "approve":
             offer_id = store.new_id("OFR")
             store.insert_offer(conn, id=offer_id, decision_id=decision_id, offer=offer, limit_fen=row["limit_fen"])
+        application = store.get_application(conn, row["application_id"])
+        assert application is not None
+        common.notify(conn, service(request), application["partner_id"], "application.reviewed", {
+            "application": row["application_id"], "status": status, "decision": decision_id, "offer": offer_id,
+        })
         common.audit(conn, principal, f"decision.review.{body.outcome}", "decision", decision_id,
                      {"outcome": "refer", "application_status": "referred"},
                      {"review": body.outcome, "comment": body.comment, "application_status": status, "offer": offer_id})

@@ -87,6 +87,7 @@ async def draw(line_id: RowId, body: DrawIn, request: Request, principal: Princi
         except line_ops.DisbursementFailed:
             raise ApiError(503, "disbursement", "the bank core refused the disbursement; the draw was cancelled, try again later") from None
         with svc.engine.begin() as conn:
+            common.notify(conn, svc, store.owner_of_line(conn, line_id).partner_id, "loan.disbursed", {"line": line_id, "loan": state.id, "status": state.status.value})
             common.audit(conn, principal, "line.draw", "loan", state.id, None, {
                 "line": line_id, "amount": format_yuan(amount_fen), "method": body.method.value, "term": body.term, "date": day.isoformat(),
             })

@@ -99,6 +99,7 @@ async def repay(loan_id: RowId, body: RepaymentIn, request: Request, principal: 
         state, applied = repayment_ops.repay(svc.book, loan_id, amount_fen, day)
         allocation = allocation_document(applied)
         with svc.engine.begin() as conn:
+            common.notify(conn, svc, store.owner_of_loan(conn, loan_id).partner_id, "loan.repaid", {"loan": loan_id, "status": state.status.value})
             common.audit(conn, principal, "loan.repay", "loan", loan_id, None, {"amount": format_yuan(amount_fen), "date": day.isoformat(), "allocation": allocation, "status": state.status.value})
         return 201, {"allocation": allocation, "loan": loan_document(state)}
 

@@ -88,6 +88,7 @@ async def accept_offer(offer_id: PublicId, request: Request, principal: Principa
         digest = contract.sha256(html)
         store.insert_contract(conn, offer_id=offer_id, line_id=line_id, html=html, sha256=digest)
         line = get_line(conn, line_id)
+        common.notify(conn, svc, application["partner_id"], "line.opened", {"application": application["id"], "offer": offer_id, "line": line_id, "status": line.status.value})
         common.audit(conn, principal, "offer.accept", "offer", offer_id, {"status": "open"}, {
             "status": "accepted", "line": line_id, "limit": format_yuan(offer["limit_fen"]), "annual_rate": offer["annual_rate"],
             "start": start.isoformat(), "end": end.isoformat(), "contract_sha256": digest,
