@@ -53,6 +53,7 @@ def make_provider(spec: str | None = None, seed: int | None = None) -> Any:
 
 def create_app(engine: Engine | None = None, *, provider: Any = None, strategy: str | None = None) -> FastAPI:
     from smelend.operations.context import open_book
+    from smelend.operations.lines import recover_pending
     from smelend.pricing.pricer import Pricer
     from smelend.risk.strategy import load_strategy
     from smelend.store import open_store, upgrade
@@ -63,6 +64,7 @@ def create_app(engine: Engine | None = None, *, provider: Any = None, strategy: 
     else:
         upgrade(engine)
     book = open_book(engine)
+    recover_pending(book)  # finish what a crash left half-done (pending draws, settled money) before serving
     svc = Service(
         engine=engine,
         book=book,
