@@ -1,0 +1,217 @@
+"""The lending service under load on loopback: decisions, draws and repayments at a steady rate and at
+saturation, on SQLite and (with --postgres-url) PostgreSQL.
+
+Starts ``smelend serve`` (one uvicorn worker) on a fresh database, creates a partner, and drives it with
+an asyncio load generator (httpx; every request signed as a partner would, so authentication, the
+nonce check and the rate limiter are in the figure):
+
+1. decisions: ``POST /v1/applications`` for distinct simulated applicants (providers simulated in
+   process; the decision, pricing, persons, enterprises and the encrypted decision are written);
+2. draws: ``POST /v1/lines/{id}/draws`` of 1,000 yuan, equal instalments over 3 months, across the lines
+   opened by accepting the offers of phase 1;
+3. repayments: ``POST /v1/loans/{id}/repayments`` of 10 yuan across the loans of phase 2.
+
+Each phase runs open-loop at ``--rate`` requests/s for ``--seconds`` (latency from send to answer), then
+closed-loop with ``--concurrency`` requests in flight for ``--seconds`` (saturation throughput). The
+generator shares the machine's 2 cores with the server, so saturation figures are a floor. Target:
+p99 under 50 ms at 100 requests/s.
+
+    .venv/bin/python benchmarks/api_load.py [--rate 100] [--seconds 15] [--concurrency 16]
+        [--postgres-url postgresql://...] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+STARTUP_TIMEOUT_S = 120
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen([sys.executable, "-m", "smelend", "serve", "--port", str(port)], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit("server died:\n" + log.read_text()[-2000:])
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    server.kill()
+    raise SystemExit("server did not start")
+
+
+class Client:
+    def __init__(self, base: str, key_id: str, secret: str):
+        self.http = httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(max_connections=256, max_keepalive_connections=256))
+        self.key_id, self.secret = key_id, secret
+
+    async def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any, float]:
+        from smelend.api.signing import signed_headers
+
+        content = json.dumps(body).encode()
+        headers = signed_headers(self.key_id, self.secret, "POST", path, content) | {"Content-Type": "application/json"}
+        began = time.perf_counter()
+        response = await self.http.post(path, content=content, headers=headers)
+        elapsed = time.perf_counter() - began
+        return response.status_code, (response.json() if response.content else None), elapsed
+
+
+def summary(latencies_s: list[float], statuses: list[int], wall_s: float) -> dict[str, Any]:
+    ms = np.asarray(latencies_s) * 1000
+    ok = sum(1 for s in statuses if 200 <= s < 300)
+    return {
+        "requests": len(statuses), "ok": ok, "errors": len(statuses) - ok, "throughput_rps": len(statuses) / wall_s,
+        "p50_ms": float(np.percentile(ms, 50)), "p99_ms": float(np.percentile(ms, 99)), "max_ms": float(ms.max()),
+    }
+
+
+async def open_loop(make_request, rate: float, seconds: float) -> tuple[dict[str, Any], list[Any]]:
+    """Send request i at t0 + i/rate regardless of answers (a steady arrival rate)."""
+    total = int(rate * seconds)
+    t0 = time.perf_counter()
+    results: list[tuple[int, Any, float]] = []
+
+    async def one(i: int) -> None:
+        delay = t0 + i / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        results.append(await make_request(i))
+
+    await asyncio.gather(*(one(i) for i in range(total)))
+    wall = time.perf_counter() - t0
+    return summary([r[2] for r in results], [r[0] for r in results], wall), [r[1] for r in results]
+
+
+async def closed_loop(make_request, concurrency: int, seconds: float, start: int) -> tuple[dict[str, Any], list[Any]]:
+    """``concurrency`` requests always in flight for ``seconds``: the saturation throughput."""
+    t0 = time.perf_counter()
+    counter = iter(range(start, 10**9))
+    results: list[tuple[int, Any, float]] = []
+
+    async def worker() -> None:
+        while time.perf_counter() - t0 < seconds:
+            results.append(await make_request(next(counter)))
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    wall = time.perf_counter() - t0
+    return summary([r[2] for r in results], [r[0] for r in results], wall), [r[1] for r in results]
+
+
+async def run_backend(name: str, url: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+    from smelend.risk.providers.simulated import simulate_applications
+    from smelend.store import open_store
+    from smelend.store.access import create_partner
+
+    env = os.environ.copy() | {"SMELEND_DATABASE_URL": url, "SMELEND_DATA_DIR": str(workdir / name)}
+    os.environ.update({k: env[k] for k in ("SMELEND_DATABASE_URL", "SMELEND_DATA_DIR")})
+    engine = open_store(url)
+    with engine.begin() as conn:
+        _, key_id, secret = create_partner(conn, f"load {name}", rate_limit_per_minute=1_000_000)
+    engine.dispose()
+    port = free_port()
+    server = start_server(env, port, workdir / f"{name}-server.log")
+    client = Client(f"http://127.0.0.1:{port}", key_id, secret)
+    needed = int(args.rate * args.seconds) + args.concurrency * int(args.seconds * 60) // 4 + 100
+    apps = simulate_applications(needed, seed=7)
+    try:
+        def application(i: int):
+            a = apps[i % len(apps)]
+            body = {
+                "applicant": {"name": a.applicant.name, "id_number": a.applicant.id_number, "mobile": "1" + a.applicant.mobile[-10:]},
+                "enterprise": {"name": a.enterprise.name, "uscc": a.enterprise.uscc},
+                "product": a.product_id, "requested_amount": f"{a.requested_amount_fen // 100}.00", "channel": "partner",
+                "consent": {"data_use": True},
+            }
+            return client.post("/v1/applications", body)
+
+        print(f"[{name}] decisions ...", file=sys.stderr)
+        steady, docs = await open_loop(application, args.rate, args.seconds)
+        saturated, more = await closed_loop(application, args.concurrency, args.seconds, int(args.rate * args.seconds))
+        offers = [d["offer"]["id"] for d in docs + more if isinstance(d, dict) and d.get("offer")]
+        lines = []
+        for offer_id in offers[: args.lines]:
+            status, doc, _ = await client.post(f"/v1/offers/{offer_id}/accept", {})
+            if status == 201:
+                lines.append(doc["id"])
+        assert lines, "no offer was accepted"
+
+        def draw(i: int):
+            return client.post(f"/v1/lines/{lines[i % len(lines)]}/draws", {"amount": "1000.00", "method": "equal-installment", "term": 3})
+
+        print(f"[{name}] draws on {len(lines)} lines ...", file=sys.stderr)
+        draw_steady, loans_a = await open_loop(draw, args.rate, args.seconds)
+        draw_saturated, loans_b = await closed_loop(draw, args.concurrency, args.seconds, 0)
+        loans = [d["id"] for d in loans_a + loans_b if isinstance(d, dict) and "id" in d]
+
+        def repay(i: int):
+            return client.post(f"/v1/loans/{loans[i % len(loans)]}/repayments", {"amount": "10.00"})
+
+        print(f"[{name}] repayments on {len(loans)} loans ...", file=sys.stderr)
+        repay_steady, _ = await open_loop(repay, args.rate, args.seconds)
+        repay_saturated, _ = await closed_loop(repay, args.concurrency, args.seconds, 0)
+        return {
+            "decisions": {"steady": steady, "saturation": saturated},
+            "draws": {"steady": draw_steady, "saturation": draw_saturated},
+            "repayments": {"steady": repay_steady, "saturation": repay_saturated},
+        }
+    finally:
+        await client.http.aclose()
+        server.kill()
+        server.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", type=float, default=100.0)
+    parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--lines", type=int, default=40, help="offers accepted into lines for the draw phase")
+    parser.add_argument("--postgres-url", default=os.environ.get("SMELEND_BENCH_POSTGRES_URL"))
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    results: dict[str, Any] = {"rate": args.rate, "seconds": args.seconds, "concurrency": args.concurrency, "target_p99_ms_at_rate": 50}
+    with tempfile.TemporaryDirectory(prefix="smelend-load-") as tmp:
+        workdir = Path(tmp)
+        results["sqlite"] = asyncio.run(run_backend("sqlite", f"sqlite:///{workdir / 'load.db'}", args, workdir))
+        if args.postgres_url:
+            results["postgresql"] = asyncio.run(run_backend("postgresql", args.postgres_url, args, workdir))
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    for backend in ("sqlite", "postgresql"):
+        if backend not in results:
+            continue
+        print(f"{backend}:")
+        for phase in ("decisions", "draws", "repayments"):
+            for mode in ("steady", "saturation"):
+                r = results[backend][phase][mode]
+                label = f"{args.rate:.0f} req/s" if mode == "steady" else f"{args.concurrency} in flight"
+                print(f"  {phase:10s} {label:14s} {r['throughput_rps']:7.1f} req/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms"
+                      f"  ({r['ok']}/{r['requests']} ok)")
+        met = all(results[backend][p]["steady"]["p99_ms"] < 50 for p in ("decisions", "draws", "repayments"))
+        print(f"  target p99 < 50 ms at {args.rate:.0f} req/s: {'met' if met else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
