@@ -1,7 +1,7 @@
 """The lending service under load on loopback: decisions, draws and repayments at a steady rate and at
 saturation, on SQLite and (with --postgres-url) PostgreSQL.
 
-Starts ``smelend serve`` (one uvicorn worker) on a fresh database, creates a partner, and drives it with
+Starts ``smelend serve`` (``--workers`` uvicorn processes, default 1) on a fresh database, creates a partner, and drives it with
 an asyncio load generator (httpx; every request signed as a partner would, so authentication, the
 nonce check and the rate limiter are in the figure):
 
@@ -38,6 +38,7 @@ import httpx
 import numpy as np
 
 STARTUP_TIMEOUT_S = 120
+CONNECTION_FAILED = 599  # the status recorded when the connection broke or timed out
 
 
 def free_port() -> int:
@@ -46,8 +47,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    server = subprocess.Popen([sys.executable, "-m", "smelend", "serve", "--port", str(port)], env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
+def start_server(env: dict[str, str], port: int, log: Path, workers: int) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "smelend", "serve", "--port", str(port), "--workers", str(workers)]
+    server = subprocess.Popen(command, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -72,7 +74,10 @@ class Client:
         content = json.dumps(body).encode()
         headers = signed_headers(self.key_id, self.secret, "POST", path, content) | {"Content-Type": "application/json"}
         began = time.perf_counter()
-        response = await self.http.post(path, content=content, headers=headers)
+        try:
+            response = await self.http.post(path, content=content, headers=headers)
+        except httpx.HTTPError:
+            return CONNECTION_FAILED, None, time.perf_counter() - began  # counted as an error, with its time
         elapsed = time.perf_counter() - began
         return response.status_code, (response.json() if response.content else None), elapsed
 
@@ -130,7 +135,7 @@ async def run_backend(name: str, url: str, args: argparse.Namespace, workdir: Pa
         _, key_id, secret = create_partner(conn, f"load {name}", rate_limit_per_minute=1_000_000)
     engine.dispose()
     port = free_port()
-    server = start_server(env, port, workdir / f"{name}-server.log")
+    server = start_server(env, port, workdir / f"{name}-server.log", args.workers)
     client = Client(f"http://127.0.0.1:{port}", key_id, secret)
     needed = int(args.rate * args.seconds) + args.concurrency * int(args.seconds * 60) // 4 + 100
     apps = simulate_applications(needed, seed=7)
@@ -186,11 +191,12 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--lines", type=int, default=40, help="offers accepted into lines for the draw phase")
     parser.add_argument("--postgres-url", default=os.environ.get("SMELEND_BENCH_POSTGRES_URL"))
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    results: dict[str, Any] = {"rate": args.rate, "seconds": args.seconds, "concurrency": args.concurrency, "target_p99_ms_at_rate": 50}
+    results: dict[str, Any] = {"workers": args.workers, "rate": args.rate, "seconds": args.seconds, "concurrency": args.concurrency, "target_p99_ms_at_rate": 50}
     with tempfile.TemporaryDirectory(prefix="smelend-load-") as tmp:
         workdir = Path(tmp)
         results["sqlite"] = asyncio.run(run_backend("sqlite", f"sqlite:///{workdir / 'load.db'}", args, workdir))
