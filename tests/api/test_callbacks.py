@@ -205,3 +205,17 @@ def test_back_off_grows_and_is_capped():
     waits = [outbox.backoff(n).total_seconds() for n in range(1, 10)]
     assert waits[:4] == [30, 60, 120, 240] and max(waits) == outbox.BACKOFF_MAX_SECONDS
     assert waits == sorted(waits)
+
+
+def test_the_admin_command_delivers_what_is_due(engine, db_url, capsys):
+    from smelend.cli import main
+
+    with Receiver([]) as receiver:
+        partner_id = partner_for(engine, receiver)
+        with engine.begin() as conn:
+            outbox.enqueue(conn, partner_id, "loan.disbursed", {"loan": 7}, datetime.now(UTC) - timedelta(seconds=1))
+        with pytest.raises(SystemExit) as exited:
+            main(["admin", "deliver-callbacks", "--json"])
+        assert exited.value.code == 0
+        assert json.loads(capsys.readouterr().out) == {"delivered": 1, "retrying": 0, "failed": 0}
+        assert [a["data"] for a in receiver.accepted] == [{"loan": 7}]

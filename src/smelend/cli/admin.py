@@ -139,3 +139,20 @@ def admin_create_partner(
     else:
         stderr.print(f"created partner {partner_id}; the secret is shown only now:")
         print(f"key_id: {key_id}\nsecret: {secret}")
+
+
+@admin_app.command("deliver-callbacks")
+def deliver_callbacks(json_out: bool = JSON_OPTION) -> None:
+    """Deliver the partner callbacks that are due (signed, with retries and back-off); run it from a scheduler."""
+    from smelend.api.callbacks import deliver_pending
+    from smelend.store import open_store
+
+    engine = open_store()
+    try:
+        counts = deliver_pending(engine)
+    finally:
+        engine.dispose()
+    if json_out:
+        emit_json(counts)
+    else:
+        stderr.print(f"callbacks: {counts['delivered']} delivered, {counts['retrying']} to retry, {counts['failed']} failed for good")
