@@ -27,7 +27,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from smelend.errors import InvalidInput
-from smelend.store.tables import applications, contracts, decisions, loans, offers
+from smelend.store.tables import applications, contracts, credit_lines, decisions, loans, offers
 
 ID_HEX_CHARS = 16
 LONG_DIGIT_RUN = re.compile(r"[0-9]{11}")
@@ -179,6 +179,23 @@ def accept_offer(conn: Connection, offer_id: str, line_id: int) -> None:
 
 
 # --- contracts ------------------------------------------------------------------------------------------
+
+
+def new_lending_fen(conn: Connection, since: date, partner_id: int) -> tuple[int, int]:
+    """Limits of the lines opened from offers since ``since``: (through this partner, in all)."""
+    opened = (
+        select(offers.c.limit_fen, applications.c.partner_id)
+        .select_from(offers.join(decisions, decisions.c.id == offers.c.decision_id).join(applications, applications.c.id == decisions.c.application_id))
+        .join(credit_lines, credit_lines.c.id == offers.c.line_id)
+        .where(offers.c.status == "accepted", credit_lines.c.start_date >= since)
+    ).subquery()
+    row = conn.execute(
+        select(
+            func.coalesce(func.sum(opened.c.limit_fen).filter(opened.c.partner_id == partner_id), 0),
+            func.coalesce(func.sum(opened.c.limit_fen), 0),
+        )
+    ).one()
+    return int(row[0]), int(row[1])
 
 
 def insert_contract(conn: Connection, *, offer_id: str, line_id: int, html: str, sha256: str) -> int:

@@ -34,6 +34,27 @@ from smelend.store.lending import get_line, insert_line
 
 router = APIRouter(tags=["offers"])
 
+CONCENTRATION_WINDOW_DAYS = 30
+CONCENTRATION_FLOOR_FEN = 100_000_000  # below 1,000,000 yuan of new lending in the window, no share is meaningful
+
+
+def check_concentration(conn: Connection, partner_id: int, limit_fen: int, day: Any) -> None:
+    """A partner may bring at most its ``max_lending_share`` of the lines opened in the last 30 days.
+
+    The share is measured with this line included, once the window's new lending passes the floor (a new
+    bank's first lines would otherwise all be refused); a refusal opens nothing.
+    """
+    from datetime import timedelta
+
+    from smelend.store.access import get_partner
+
+    share = get_partner(conn, partner_id).max_lending_share
+    through_partner, total = store.new_lending_fen(conn, day - timedelta(days=CONCENTRATION_WINDOW_DAYS), partner_id)
+    through_partner, total = through_partner + limit_fen, total + limit_fen
+    if total >= CONCENTRATION_FLOOR_FEN and through_partner > share * total:
+        raise InvalidInput.one("offer", f"PARTNER_CONCENTRATION_LIMIT: the partner would bring {through_partner / total:.1%} of the last "
+                               f"{CONCENTRATION_WINDOW_DAYS} days' new lending; its limit is {share:.0%}")
+
 
 @router.get("/v1/offers/{offer_id}", response_model=OfferOut, responses=ERRORS)
 def get_offer(offer_id: PublicId, request: Request, principal: Principal = Depends(authenticate)) -> dict[str, Any]:
@@ -76,6 +97,8 @@ async def accept_offer(offer_id: PublicId, request: Request, principal: Principa
         end = start + relativedelta(months=int(document["line_validity_months"]))
         from decimal import Decimal
 
+        if application["partner_id"] is not None:
+            check_concentration(conn, application["partner_id"], offer["limit_fen"], start)
         line_id = insert_line(conn, application["enterprise_id"], application["product_id"], offer["limit_fen"], Decimal(offer["annual_rate"]), start, end)
         store.accept_offer(conn, offer_id, line_id)
         store.set_application_status(conn, application["id"], "accepted", ("approved",))
