@@ -132,7 +132,7 @@ async def run_backend(name: str, url: str, args: argparse.Namespace, workdir: Pa
     os.environ.update({k: env[k] for k in ("SMELEND_DATABASE_URL", "SMELEND_DATA_DIR")})
     engine = open_store(url)
     with engine.begin() as conn:
-        _, key_id, secret = create_partner(conn, f"load {name}", rate_limit_per_minute=1_000_000)
+        _, key_id, secret = create_partner(conn, f"load {name}", rate_limit_per_minute=1_000_000, max_lending_share="1")
     engine.dispose()
     port = free_port()
     server = start_server(env, port, workdir / f"{name}-server.log", args.workers)
