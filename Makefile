@@ -20,6 +20,7 @@ test: $(STAMP)
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e ".[test,bench]"
 	$(VENV)/bin/python benchmarks/schedule_batch.py
 	$(VENV)/bin/python benchmarks/cob_book.py
 

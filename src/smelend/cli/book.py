@@ -1,0 +1,1 @@
+"""smelend book: registered on import (work in progress)."""

@@ -1,0 +1,1 @@
+"""smelend cob: registered on import (work in progress)."""

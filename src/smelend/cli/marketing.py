@@ -1,0 +1,1 @@
+"""smelend marketing: registered on import (work in progress)."""
