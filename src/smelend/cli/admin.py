@@ -64,12 +64,25 @@ def admin_create_user(
     name: str = typer.Option(..., "--name", help="Who the user is (a staff member's name, or the borrower app's label)."),
     role: str = typer.Option(..., "--role", help=f"One of {', '.join(ROLES)}."),
     person_resident_id: str | None = typer.Option(None, "--person-resident-id", help="A borrower's resident ID (a registered person)."),
+    password: str | None = typer.Option(None, "--password", help="Also let this staff user sign in to the dashboard (/dashboard) with --name and this password (12+ characters); only an scrypt hash is stored."),
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Create an API user and print its bearer token once (only a hash of it is stored)."""
+    """Create an API user and print its bearer token once (only a hash of it is stored); with --password,
+    also a dashboard login named --name."""
+    from smelend.store import web_sessions
+    from smelend.web import passwords
+
     errors = Collector()  # everything checkable without the database, before it is opened
     if not name.strip():
         errors.add("name", "is required")
+    if password is not None:
+        if role == BORROWER_ROLE:
+            errors.add("password", "borrowers have no dashboard login; only staff roles get a password")
+        else:
+            try:
+                passwords.check_password(password)
+            except InvalidInput as exc:
+                errors.errors.extend(exc.errors)
     if role not in ROLES:
         errors.add("role", f"must be one of {', '.join(ROLES)}")
     elif role == BORROWER_ROLE and person_resident_id is None:
@@ -87,17 +100,23 @@ def admin_create_user(
                 if person is None:
                     raise InvalidInput.one("person_resident_id", "no registered person has this resident ID")
                 person_id = person.id
+            if password is not None and web_sessions.login_taken(conn, name):
+                raise InvalidInput.one("name", "another user already signs in to the dashboard with this name")
             try:
                 user_id, token = create_user(conn, name, role, person_id)
             except InvalidInput as exc:
                 raise _renamed(exc, _USER_FIELDS) from None
-            audit.record(conn, ADMIN_ACTOR, "create-user", "api_user", user_id, None, {"name": name, "role": role, "person_id": person_id})
+            if password is not None:
+                web_sessions.set_password(conn, user_id, name, passwords.hash_password(password))
+            audit.record(conn, ADMIN_ACTOR, "create-user", "api_user", user_id, None,
+                         {"name": name, "role": role, "person_id": person_id, "dashboard_login": password is not None})
     finally:
         engine.dispose()
     if json_out:
-        emit_json({"id": user_id, "name": " ".join(name.split()), "role": role, "token": token})
+        emit_json({"id": user_id, "name": " ".join(name.split()), "role": role, "token": token, "dashboard_login": password is not None})
     else:
-        stderr.print(f"created API user {user_id} ({role}); the token is shown only now:")
+        login = "; signs in to /dashboard with its name and password" if password is not None else ""
+        stderr.print(f"created API user {user_id} ({role}){login}; the token is shown only now:")
         print(token)
 
 

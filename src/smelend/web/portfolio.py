@@ -1,0 +1,127 @@
+"""The portfolio page's figures, read from the store: lines, the loan book, the ledger, delinquency
+buckets, the five-category classification and vintages.
+
+Reuses what the book already computes: :func:`smelend.operations.cob.book_buckets` (the collection
+buckets of the delinquency policy), :func:`smelend.store.lending.book_totals` (what reconciliation
+compares with the ledger) and :func:`smelend.store.ledger.trial_balance` (the balances kept with the
+postings). Amounts stay integer fen here; templates format them.
+
+A vintage is the loans drawn in one calendar month, followed to today: how much was lent, how much is
+still outstanding, how much of that is 31 days or more past due, and how much was written off. Its
+"bad share" is (principal 31+ days past due + principal written off) / principal lent.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+
+from smelend.ledger import Account
+from smelend.operations.cob import book_buckets
+from smelend.operations.context import Book
+from smelend.store import ledger as ledger_store
+from smelend.store.lending import book_totals, get_business_day
+from smelend.store.tables import credit_lines, loans
+
+VINTAGE_BAD_DPD = 31  # "30+ days past due": the usual vintage threshold
+DISBURSED = ("active", "closed", "written-off")  # loans whose money went out (not pending or cancelled)
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    loans: int
+    principal_fen: int
+
+
+@dataclass(frozen=True)
+class Vintage:
+    month: str  # "2026-11"
+    loans: int
+    lent_fen: int
+    outstanding_fen: int
+    past_due_fen: int  # outstanding principal of loans VINTAGE_BAD_DPD+ days past due
+    written_off_fen: int
+
+    @property
+    def bad_share(self) -> Decimal:
+        return Decimal(0) if self.lent_fen == 0 else Decimal(self.past_due_fen + self.written_off_fen) / Decimal(self.lent_fen)
+
+
+@dataclass(frozen=True)
+class Portfolio:
+    business_date: date | None
+    last_closed: date | None
+    lines_active: int
+    lines_frozen: int
+    limit_fen: int  # of active and frozen lines
+    used_fen: int
+    loans_active: int
+    book: dict[str, int]  # book_totals: principal, interest, penalty, provision, credit
+    ledger: tuple[tuple[str, int], ...]  # (account, balance on its normal side)
+    ledger_balanced: bool
+    buckets: tuple[Row, ...]
+    classification: tuple[Row, ...]
+    vintages: tuple[Vintage, ...]
+
+
+def portfolio(book: Book) -> Portfolio:
+    with book.engine.connect() as conn:
+        day = get_business_day(conn)
+        line_rows = conn.execute(
+            select(credit_lines.c.status, func.count(), func.coalesce(func.sum(credit_lines.c.limit_fen), 0), func.coalesce(func.sum(credit_lines.c.used_fen), 0))
+            .group_by(credit_lines.c.status)
+        ).all()
+        totals = book_totals(conn)
+        kept = ledger_store.trial_balance(conn)
+        active = conn.execute(
+            select(loans.c.category, func.count(), func.coalesce(func.sum(loans.c.principal_outstanding_fen), 0))
+            .where(loans.c.status == "active").group_by(loans.c.category)
+        ).all()
+        drawn = conn.execute(
+            select(loans.c.start_date, loans.c.status, loans.c.days_past_due, loans.c.principal_fen, loans.c.principal_outstanding_fen, loans.c.written_off_fen)
+            .where(loans.c.status.in_(DISBURSED))
+        ).all()
+    by_status = {status: (int(n), int(limit), int(used)) for status, n, limit, used in line_rows}
+    open_lines = [by_status.get(s, (0, 0, 0)) for s in ("active", "frozen")]
+    buckets = book_buckets(book)["buckets"]
+    categories = {category: (int(n), int(p)) for category, n, p in active}
+    known = [getattr(c, "value", c) for c in book.policy.classification.min_dpd]
+    order = known + sorted(set(categories) - set(known))
+    return Portfolio(
+        business_date=day.business_date,
+        last_closed=day.last_closed,
+        lines_active=open_lines[0][0],
+        lines_frozen=open_lines[1][0],
+        limit_fen=sum(v[1] for v in open_lines),
+        used_fen=sum(v[2] for v in open_lines),
+        loans_active=sum(n for n, _ in categories.values()),
+        book=totals,
+        ledger=tuple((a.value, kept.normal_balance_fen(a)) for a in Account if a in kept.balances_fen),
+        ledger_balanced=kept.balanced,
+        buckets=tuple(Row(str(name), v["loans"], v["principal_fen"]) for name, v in buckets.items()),
+        classification=tuple(Row(c, *categories.get(c, (0, 0))) for c in order),
+        vintages=_vintages(drawn),
+    )
+
+
+def _vintages(rows: list) -> tuple[Vintage, ...]:  # type: ignore[type-arg]
+    count: Counter[str] = Counter()
+    lent: Counter[str] = Counter()
+    outstanding: Counter[str] = Counter()
+    past_due: Counter[str] = Counter()
+    written: Counter[str] = Counter()
+    for start, status, dpd, principal, left, written_off in rows:
+        month = f"{start.year:04d}-{start.month:02d}"
+        count[month] += 1
+        lent[month] += principal
+        written[month] += written_off
+        if status == "active":
+            outstanding[month] += left
+            if dpd >= VINTAGE_BAD_DPD:
+                past_due[month] += left
+    return tuple(Vintage(m, count[m], lent[m], outstanding[m], past_due[m], written[m]) for m in sorted(count))
