@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
@@ -53,9 +52,12 @@ class PageForbidden(Exception):
         self.session, self.page, self.reason = session, page, reason
 
 
-@dataclass(frozen=True)
 class CsrfFailed(Exception):
-    reason: str
+    """A form without this session's (or the login page's) CSRF token, or posted from another site (403)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
 
 
 def utcnow() -> datetime:
