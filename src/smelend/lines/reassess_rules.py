@@ -115,7 +115,7 @@ class ReassessmentRules:
                     null_passes = True
                 else:
                     passing.append(value)
-        mask = column.is_in(pl.Series(passing, dtype=column.dtype)) if passing else pl.Series([False] * column.len())
+        mask = column.is_in(pl.Series(passing, dtype=column.dtype).implode()) if passing else pl.Series([False] * column.len())
         if null_passes:
             mask = mask | column.is_null()
         return mask.fill_null(False).to_numpy().astype(bool, copy=False)
