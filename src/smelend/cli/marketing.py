@@ -1,1 +1,206 @@
-"""smelend marketing: registered on import (work in progress)."""
+"""``smelend marketing generate | channels | funnel | abtest | campaign | segments | whitelist | retention``.
+
+Figures are computed by :mod:`smelend.marketing` (pure) from the marketing data set in the database,
+which ``generate`` fills with synthetic events made on the real engines (until the strategy lab
+produces them). ``abtest`` needs no database. Modules are imported inside each command, so ``smelend
+--help`` stays fast. With ``--json`` stdout holds exactly one JSON document (money as decimal yuan
+strings, ratios as fractions at full precision); progress goes to stderr.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from smelend.cli.common import JSON_OPTION, app, emit_json, parse_date, stdout
+from smelend.errors import InvalidInput
+
+marketing_app = typer.Typer(help="Marketing and customer operations: channels, funnel, campaigns, segments, pre-approved lists, retention.", no_args_is_help=True)
+app.add_typer(marketing_app, name="marketing")
+
+HTML_OPTION = typer.Option(None, "--html", help="Also write an offline HTML report (plotly.js embedded) to this file.")
+MAX_PROSPECTS = 200_000
+MAX_CUSTOMERS = 5_000_000
+
+
+def _write_html(path: Optional[Path], page: Any) -> None:
+    if path is None:
+        return
+    try:
+        path.write_text(page.render(), encoding="utf-8")
+    except OSError as exc:
+        raise InvalidInput.one("html", f"cannot be written: {exc}") from None
+    sys.stderr.write(f"wrote {path}\n")
+
+
+def _check_html(path: Optional[Path]) -> None:
+    if path is not None and (path.is_dir() or not path.parent.is_dir()):
+        raise InvalidInput.one("html", f"is not a file in an existing folder: {path}")
+
+
+def _data() -> Any:
+    from smelend.store import open_store
+    from smelend.store.marketing import load_data
+
+    engine = open_store()
+    try:
+        with engine.connect() as conn:
+            return load_data(conn)
+    finally:
+        engine.dispose()
+
+
+def _count(value: int, field: str, low: int, high: int) -> int:
+    if not low <= value <= high:
+        raise InvalidInput.one(field, f"must be between {low:,} and {high:,}")
+    return value
+
+
+def _fraction(value: float, field: str, *, allow_zero: bool = False) -> float:
+    if not (math.isfinite(value) and (0 <= value if allow_zero else 0 < value) and value <= 1):
+        raise InvalidInput.one(field, "must be a fraction in " + ("[0, 1]" if allow_zero else "(0, 1]"))
+    return value
+
+
+@marketing_app.command("generate")
+def generate_command(
+    prospects: int = typer.Option(2000, "--prospects", help="Prospects to simulate (each a multi-touch journey)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (non-negative)."),
+    start: str = typer.Option("2026-01-01", "--start", help="First day of the period, YYYY-MM-DD."),
+    days: int = typer.Option(180, "--days", help="Length of the period in days."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Generate synthetic marketing events on the real engines and store them, replacing the stored set."""
+    from smelend.marketing.events import generate
+
+    _count(prospects, "prospects", 1, MAX_PROSPECTS)
+    _count(seed, "seed", 0, 2**32 - 1)
+    _count(days, "days", 1, 3660)
+    first = parse_date(start, "start")
+    from smelend.store import open_store
+    from smelend.store.marketing import replace_data
+
+    def progress(done: int, total: int) -> None:
+        if done % 500 == 0 or done == total:
+            sys.stderr.write(f"\r{done:,} / {total:,} prospects")
+            if done == total:
+                sys.stderr.write("\n")
+
+    data = generate(prospects, seed, start=first, days=days, progress=progress)
+    engine = open_store()
+    try:
+        with engine.begin() as conn:
+            rows = replace_data(conn, data)
+    finally:
+        engine.dispose()
+    document = {"prospects": data.prospects.height, "touches": data.touches.height, "applications": data.applications.height,
+                "draws": data.draws.height, "event_rows": rows, "as_of": data.as_of.isoformat()}
+    if json_out:
+        emit_json(document)
+    else:
+        stdout.print(f"stored {rows:,} marketing event rows: " + ", ".join(f"{v:,} {k}" for k, v in document.items() if isinstance(v, int) and k != "event_rows"))
+
+
+@marketing_app.command("channels")
+def channels_command(json_out: bool = JSON_OPTION, html_file: Optional[Path] = HTML_OPTION) -> None:
+    """Per channel: volume, conversion, approval rate, early delinquency, spend, cost per first draw, margin, return on spend, attribution."""
+    from smelend.marketing.channel_figures import channel_figures
+    from smelend.marketing.plain import jsonable
+
+    _check_html(html_file)
+    figures = jsonable(channel_figures(_data()))
+    if html_file is not None:
+        from smelend.marketing.report import Page, channel_return_chart, table
+
+        page = Page("Channels: cost and return")
+        page.chart(channel_return_chart(figures), "channel-return")
+        page.html(table(["channel", "applications", "approval rate", "first draws", "early delinquency", "spend", "cost per first draw", "margin", "return on spend", "markov credit"],
+                        [[f["channel"], f["applications"], f["approval_rate"], f["first_draws"], f["early_delinquency"], f["spend"], f["cost_per_first_draw"], f["margin"], f["return_on_spend"], f["attributed"]["markov"]] for f in figures]))
+        _write_html(html_file, page)
+    if json_out:
+        emit_json({"channels": figures})
+        return
+    from rich.table import Table
+
+    t = Table(title="channels")
+    for h in ("channel", "visits", "applications", "approval", "first draws", "spend", "per first draw", "margin", "return on spend"):
+        t.add_column(h, justify="right")
+    fmt = lambda v: "" if v is None else (f"{v:.3f}" if isinstance(v, float) else str(v))  # noqa: E731
+    for f in figures:
+        t.add_row(f["channel"], fmt(f["visits"]), fmt(f["applications"]), fmt(f["approval_rate"]), fmt(f["first_draws"]), f["spend"], fmt(f["cost_per_first_draw"]), f["margin"], fmt(f["return_on_spend"]))
+    stdout.print(t)
+
+
+@marketing_app.command("funnel")
+def funnel_command(
+    by: Optional[str] = typer.Option(None, "--by", help="Break the funnel down by channel, product_id, size_band, industry_section or data_rich."),
+    json_out: bool = JSON_OPTION,
+    html_file: Optional[Path] = HTML_OPTION,
+) -> None:
+    """The funnel with conversion and hours between steps, the "310" standard, drop-offs and activation cohorts."""
+    from smelend.marketing.funnel import GROUPS, activation_cohorts, drop_offs, funnel, standard_310
+    from smelend.marketing.plain import jsonable
+
+    if by is not None and by not in GROUPS:
+        raise InvalidInput.one("by", f"must be one of {', '.join(GROUPS)}")
+    _check_html(html_file)
+    data = _data()
+    document = {
+        "funnel": jsonable(funnel(data, by)),
+        "standard_310": jsonable(standard_310(data)),
+        "drop_offs": jsonable(drop_offs(data)),
+        "activation_cohorts": jsonable(activation_cohorts(data)),
+    }
+    if html_file is not None:
+        from smelend.marketing.report import Page, cohort_chart, funnel_chart, table
+
+        page = Page("Funnel and process")
+        page.chart(funnel_chart(document["funnel"]), "funnel")
+        s = document["standard_310"]
+        page.heading("310: decision within 1 second, no person")
+        page.html(table(list(s), [list(s.values())]))
+        page.heading("Where the funnel leaks")
+        page.html(table(["step", "group", "value", "reached previous", "conversion", "overall", "lost"], [list(d.values()) for d in document["drop_offs"]]))
+        page.chart(cohort_chart(document["activation_cohorts"]), "cohorts")
+        _write_html(html_file, page)
+    if json_out:
+        emit_json(document)
+        return
+    for f in document["funnel"]:
+        stdout.print(f"[bold]{f['group']} = {f['value']}[/bold]")
+        for s in f["steps"]:
+            conv = "" if s["conversion"] is None else f"  {s['conversion']:.1%} of previous"
+            hours = "" if s["median_hours"] is None else f", median {s['median_hours']:.1f} h"
+            stdout.print(f"  {s['step']:<12} {s['count']:>8,}{conv}{hours}")
+    s = document["standard_310"]
+    share = "n/a" if s["share"] is None else f"{s['share']:.1%}"
+    stdout.print(f"310: {s['within_one_second_no_person']:,} of {s['decisions']:,} decisions within 1 s with no person ({share}); human steps {s['human_steps']:,}")
+
+
+@marketing_app.command("abtest")
+def abtest_command(
+    control: str = typer.Option(..., "--control", help="Control arm as N:CONVERSIONS, e.g. 1000:100."),
+    treatment: str = typer.Option(..., "--treatment", help="Treatment arm as N:CONVERSIONS, e.g. 1000:130."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Significance level; the interval is at 1 - alpha."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Difference in conversion rates: lift, two-sided pooled z-test p-value, unpooled Wald interval.
+
+    JSON: {"control_rate", "treatment_rate", "lift", "p_value", "ci_low", "ci_high"}.
+    """
+    from smelend.marketing.abtest import analyse, check_alpha, parse_arm
+
+    c, t = parse_arm(control, "control"), parse_arm(treatment, "treatment")
+    result = analyse(c, t, check_alpha(alpha))
+    document = {"control_rate": result.control_rate, "treatment_rate": result.treatment_rate, "lift": result.lift,
+                "p_value": result.p_value, "ci_low": result.ci_low, "ci_high": result.ci_high}
+    if json_out:
+        emit_json(document)
+        return
+    stdout.print(f"control {result.control_rate:.4%}, treatment {result.treatment_rate:.4%}: lift {result.lift:+.4%}, "
+                 f"p = {result.p_value:.4g}, {1 - alpha:.0%} CI [{result.ci_low:+.4%}, {result.ci_high:+.4%}]")

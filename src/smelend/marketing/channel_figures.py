@@ -91,7 +91,7 @@ def channel_figures(data: MarketingData, catalogue: ChannelFile | None = None) -
             conversion=_ratio(get("applications"), get("visits")), approval_rate=_ratio(get("approvals"), get("applications")),
             early_delinquency=_ratio(get("late_first"), get("first_draws")),
             drawn_fen=get("drawn_fen"), interest_fen=get("interest_fen"), margin_fen=margin, spend_fen=spend,
-            cost_per_first_draw_fen=(spend // get("first_draws") if get("first_draws") else None),
+            cost_per_first_draw_fen=((2 * spend + get("first_draws")) // (2 * get("first_draws")) if get("first_draws") else None),  # half up
             return_on_spend=_ratio(margin - spend, spend),
             attributed={"first_touch": credit.first_touch.get(channel_id, 0.0), "last_touch": credit.last_touch.get(channel_id, 0.0), "markov": credit.markov.get(channel_id, 0.0)},
         ))
