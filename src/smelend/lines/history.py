@@ -157,19 +157,20 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def simulate_book(accounts: int, seed: int, as_of: date, catalogue: Catalogue, policy: delinquency.DelinquencyPolicy) -> GeneratedBook:
+def simulate_book(accounts: int, seed: int, as_of: date, catalogue: Catalogue, policy: delinquency.DelinquencyPolicy, chunk: int = 0) -> GeneratedBook:
     """``accounts`` credit lines with their loans and histories as they stand at the end of ``as_of - 1``.
 
     Deterministic for ``(accounts, seed, as_of)`` and the catalogue. Every product of the catalogue and
     every repayment method it offers occurs; loans are performing, late (1 day to over a year past due,
     so every bucket and category occurs), or closed (repaid); about 15% of lines are undrawn, 65% have
-    one loan and 20% two.
+    one loan and 20% two. A large book is drawn in chunks of accounts, ``chunk`` numbering them (each its
+    own random streams), so memory stays bounded.
     """
     assert accounts >= 1
-    rng = np.random.default_rng([seed, 7])
+    rng = np.random.default_rng([seed, chunk, 7])
     day = np.datetime64(as_of, "D")
     d_prev = day - np.timedelta64(1, "D")
-    facts = simulate_table(accounts, seed)
+    facts = simulate_table(accounts, seed * 1_000_003 + chunk)
     latent_pd = np.clip(facts["latent_pd"].to_numpy().astype(np.float64), 0.002, 0.6)
 
     # --- the line: product by the data the enterprise has, limit by its size --------------------------
