@@ -205,3 +205,47 @@ def bare(db_url: str) -> Iterator[Bare]:
     make_staff(engine, found.tokens)
     yield found
     engine.dispose()
+
+
+def table_rows(page: str, table_id: str) -> list[list[str]]:
+    """The body rows of ``<table id=table_id>`` as lists of cell texts (whitespace collapsed)."""
+    from html.parser import HTMLParser
+
+    class Cells(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inside = self.body = False
+            self.rows: list[list[str]] = []
+            self.cell: list[str] | None = None
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            if tag == "table" and dict(attrs).get("id") == table_id:
+                self.inside = True
+            elif self.inside and tag == "tbody":
+                self.body = True
+            elif self.body and tag == "tr":
+                self.rows.append([])
+            elif self.body and tag in ("td", "th"):
+                self.cell = []
+
+        def handle_endtag(self, tag: str) -> None:
+            if self.body and tag in ("td", "th") and self.cell is not None:
+                self.rows[-1].append(" ".join("".join(self.cell).split()))
+                self.cell = None
+            elif tag == "table" and self.inside:
+                self.inside = self.body = False
+
+        def handle_data(self, data: str) -> None:
+            if self.cell is not None:
+                self.cell.append(data)
+
+    parser = Cells()
+    parser.feed(page)
+    return parser.rows
+
+
+def fen(text: str) -> int:
+    """'1,234.56' -> 123456."""
+    from decimal import Decimal
+
+    return int(Decimal(text.replace(",", "")) * 100)
