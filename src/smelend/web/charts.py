@@ -43,6 +43,6 @@ def vintages_chart(p: Portfolio) -> str:
     fig.add_bar(x=months, y=[_yuan(v.lent_fen) for v in p.vintages], name="lent (yuan)", marker_color="#9fc5e8")
     fig.add_scatter(x=months, y=[float(v.bad_share) for v in p.vintages], name="31+ DPD or written off, share of lent",
                     yaxis="y2", mode="lines+markers", line={"color": "#c0392b"})
-    fig.update_layout(title="Vintages by month drawn", yaxis2={"overlaying": "y", "side": "right", "tickformat": ".1%", "rangemode": "tozero"},
+    fig.update_layout(title="Vintages by month drawn", xaxis={"type": "category"}, yaxis2={"overlaying": "y", "side": "right", "tickformat": ".1%", "rangemode": "tozero"},
                       legend={"orientation": "h", "y": -0.2}, **LAYOUT)
     return fig.to_json()
