@@ -65,6 +65,14 @@ def people() -> dict[str, list[dict[str, Any]]]:
     return found
 
 
+@pytest.fixture(scope="session")
+def marketing_data() -> Any:
+    """A small marketing data set made by ``smelend.marketing.events.generate`` on the real engines."""
+    from smelend.marketing.events import generate
+
+    return generate(150, 1)
+
+
 @dataclass
 class Seeded:
     app: Any

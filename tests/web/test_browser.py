@@ -1,6 +1,7 @@
 """The dashboard in a real browser: Debian's chromium (playwright, sync API) against ``smelend serve`` on a
 free port, over a seeded SQLite book. Signs in, opens every page, checks the figures against the API's
-JSON and the store, replays a decision, reviews a referral, and saves a screenshot of each page (to the
+JSON and the store (the funnel page against ``smelend.marketing``'s functions), replays a decision,
+reviews a referral, and saves a screenshot of each page (to the
 test's tmp folder, and to ``$SMELEND_SCREENSHOTS`` when set).
 
 Without /usr/bin/chromium the test skips locally; under CI=true it fails (``.ci/run`` installs chromium).
@@ -38,7 +39,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(smelend_env: Path, tmp_path: Path, people: dict[str, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Seeded]]:
+def server(smelend_env: Path, tmp_path: Path, people: dict[str, list[dict[str, Any]]], marketing_data: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Seeded]]:
     """A seeded SQLite book served by a real ``smelend serve`` process; yields its base URL and the seed."""
     if not Path(CHROMIUM).exists():
         message = f"{CHROMIUM} is missing (Debian package chromium)"
@@ -55,6 +56,10 @@ def server(smelend_env: Path, tmp_path: Path, people: dict[str, list[dict[str, A
     seeded = Seeded(create_app(engine, provider=SimulatedProvider(seed=0)), engine)
     make_staff(engine, seeded.tokens)
     seed_book(seeded, people)
+    from smelend.store.marketing import replace_data
+
+    with engine.begin() as conn:
+        replace_data(conn, marketing_data)
     port = _free_port()
     log = (tmp_path / "serve.log").open("wb")
     smelend = [sys.executable, "-m", "smelend"]
@@ -176,8 +181,27 @@ def test_dashboard_in_chromium(server: tuple[str, Seeded], tmp_path: Path) -> No
         page.wait_for_url(f"{base}/dashboard/login")
         page.goto(f"{base}/dashboard/audit")
         assert "/dashboard/login" in page.url
+        page.fill("input[name=name]", "staff marketing")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/dashboard/audit")
+        expect(page.locator("p.alert")).to_contain_text("not available to the marketing role")
+        assert page.locator("nav a").all_inner_texts() == ["Funnel and channels"]
+
+        # funnel and channels: smelend.marketing's figures over the stored data set
+        page.click("nav >> text=Funnel and channels")
+        expect(page.locator(".chart[data-drawn=true]")).to_have_count(2, timeout=20_000)
+        from smelend.marketing.channel_figures import channel_figures
+        from smelend.marketing.funnel import funnel
+        from smelend.store.marketing import load_data
+
+        with seeded.engine.connect() as conn:
+            stored = load_data(conn)
+        assert [(r[0], int(r[1])) for r in table_rows(page.content(), "funnel")] == [(s.step, s.count) for s in funnel(stored)[0].steps]
+        assert [r[0] for r in table_rows(page.content(), "channels")] == [c.name for c in channel_figures(stored)]
+        snap(page, "08-funnel-channels")
         browser.close()
-    refused_login = "the server responded with a status of 401"  # the wrong password, on purpose
-    assert [e for e in errors if refused_login not in e] == [], errors  # no script error, no CSP violation, no missing file
+    on_purpose = ("status of 401", "status of 403")  # the wrong password, and the marketing user at the audit log
+    assert [e for e in errors if not any(p in e for p in on_purpose)] == [], errors  # no script error, no CSP violation, no missing file
     assert sorted(path.name for path in shots[0].iterdir()) == [
-        "01-login-refused.png", "02-portfolio.png", "03-decisions-search.png", "04-decision.png", "05-replay.png", "06-referrals.png", "07-audit.png"]
+        "01-login-refused.png", "02-portfolio.png", "03-decisions-search.png", "04-decision.png", "05-replay.png", "06-referrals.png", "07-audit.png", "08-funnel-channels.png"]

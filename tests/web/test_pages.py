@@ -4,6 +4,8 @@ equal the store's and the API's, and the replay and review buttons run the API's
 from __future__ import annotations
 
 from collections import Counter
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -12,7 +14,8 @@ from smelend.web.access import PAGES
 
 from .conftest import STAFF, Seeded, csrf_of, fen, table_counts, table_rows
 
-GET_PAGES = {"portfolio": "/dashboard/portfolio", "decisions": "/dashboard/decisions", "reviews": "/dashboard/reviews", "audit": "/dashboard/audit"}
+GET_PAGES = {"portfolio": "/dashboard/portfolio", "decisions": "/dashboard/decisions", "reviews": "/dashboard/reviews", "audit": "/dashboard/audit",
+             "funnel": "/dashboard/funnel"}
 
 
 def _audit_actions(seeded: Seeded) -> list[str]:
@@ -163,3 +166,29 @@ def test_audit_page_lists_what_the_api_lists(seeded: Seeded) -> None:
     decisions_only = table_rows(client.get("/dashboard/audit?entity=application").text, "audit")
     assert decisions_only and {r[4].split()[0] for r in decisions_only} == {"application"}
     assert client.get("/dashboard/audit?after=x").status_code == 422
+
+
+def test_funnel_and_channels_page_shows_the_marketing_figures(seeded: Seeded, marketing_data: Any) -> None:
+    from smelend.marketing.channel_figures import channel_figures
+    from smelend.marketing.funnel import funnel
+    from smelend.store.marketing import load_data, replace_data
+
+    client, _ = seeded.signed_in("marketing")
+    empty = client.get("/dashboard/funnel")
+    assert empty.status_code == 200 and "No marketing data set is stored" in empty.text
+    with seeded.engine.begin() as conn:
+        replace_data(conn, marketing_data)
+    with seeded.engine.connect() as conn:
+        stored = load_data(conn)
+    page = client.get("/dashboard/funnel").text
+    steps = funnel(stored)[0].steps
+    assert [(r[0], int(r[1])) for r in table_rows(page, "funnel")] == [(s.step, s.count) for s in steps]
+    assert [r[2] for r in table_rows(page, "funnel")][1:] == [f"{Decimal(str(s.conversion)) * 100:.2f}%" for s in steps[1:]]
+    figures = channel_figures(stored)
+    shown = table_rows(page, "channels")
+    assert [(r[0], int(r[2]), int(r[3]), int(r[7]), fen(r[11])) for r in shown] == [(c.name, c.visits, c.applications, c.first_draws, c.spend_fen) for c in figures]
+    assert page.count('data-chart="chart-') == 2
+    by_channel = client.get("/dashboard/funnel?by=channel").text
+    assert [r[0] for r in table_rows(by_channel, "funnel-groups")] == [f.value for f in funnel(stored, "channel")]
+    bad = client.get("/dashboard/funnel?by=postcode")
+    assert bad.status_code == 422 and "by: must be one of" in bad.text

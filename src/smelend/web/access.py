@@ -4,7 +4,8 @@ This mirrors the API's own checks, so the dashboard never shows more than a role
 token: decisions, replay and the review queue as ``GET /v1/decisions/{id}``, ``POST .../replay`` and
 ``GET /v1/reviews`` allow them; reviewing as ``POST .../review`` (risk); the audit log as ``GET /v1/audit``
 (auditor). The portfolio (aggregates over the book, no personal data) is for operations and product
-managers. Pages still to come (funnel, channels, segments, strategy runs) get their entries with them.
+managers; the funnel and channels page (figures of :mod:`smelend.marketing`) for marketing and product.
+Pages still to come (segments, strategy runs) get their entries with them.
 
 >>> allowed("risk", "replay"), allowed("marketing", "replay"), allowed("admin", "audit")
 (True, False, True)
@@ -21,6 +22,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "reviews": ("risk", "auditor"),  # the referral queue
     "review": ("risk",),  # approve or decline a referral
     "audit": ("auditor",),
+    "funnel": ("marketing", "product"),  # the funnel, the "310" standard and the channels' cost and return
 }
 
 # The pages in the navigation bar, in order, with their titles and paths.
@@ -29,6 +31,7 @@ NAVIGATION: tuple[tuple[str, str, str], ...] = (
     ("decisions", "Decisions", "/dashboard/decisions"),
     ("reviews", "Referrals", "/dashboard/reviews"),
     ("audit", "Audit log", "/dashboard/audit"),
+    ("funnel", "Funnel and channels", "/dashboard/funnel"),
 )
 
 

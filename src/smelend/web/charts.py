@@ -46,3 +46,17 @@ def vintages_chart(p: Portfolio) -> str:
     fig.update_layout(title="Vintages by month drawn", xaxis={"type": "category"}, yaxis2={"overlaying": "y", "side": "right", "tickformat": ".1%", "rangemode": "tozero"},
                       legend={"orientation": "h", "y": -0.2}, **LAYOUT)
     return fig.to_json()
+
+
+def funnel_chart(steps: list[tuple[str, int]]) -> str:
+    fig = go.Figure(go.Funnel(y=[name for name, _ in steps], x=[count for _, count in steps], textinfo="value+percent initial", marker={"color": "#2f6f9f"}))
+    fig.update_layout(title="Prospects reaching each step", **LAYOUT)
+    return fig.to_json()
+
+
+def channels_chart(names: list[str], spend_fen: list[int], margin_fen: list[int]) -> str:
+    fig = go.Figure()
+    fig.add_bar(x=names, y=[_yuan(v) for v in spend_fen], name="spend (yuan)", marker_color="#c0392b")
+    fig.add_bar(x=names, y=[_yuan(v) for v in margin_fen], name="lending margin (yuan)", marker_color="#2e7d32")
+    fig.update_layout(title="Channels: spend against the margin of their lending", barmode="group", legend={"orientation": "h", "y": -0.25}, **LAYOUT)
+    return fig.to_json()

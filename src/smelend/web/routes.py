@@ -333,5 +333,24 @@ async def audit_page(request: Request) -> Response:
     return render(request, "audit.html", session=session, title="Audit log", errors=[], rows=list(reversed(rows)), entity=entity, newer=newer, older=older)
 
 
+@router.get("/funnel", response_class=HTMLResponse)
+async def funnel_page(request: Request) -> Response:
+    from smelend.marketing.funnel import GROUPS
+    from smelend.web import marketing
+
+    session = await auth.page_session(request, "funnel")
+    by = request.query_params.get("by", "").strip() or None
+    if by is not None and by not in GROUPS:
+        return render(request, "funnel.html", 422, session, title="Funnel and channels", m=None, groups=GROUPS, by=by,
+                      error=f"by: must be one of {', '.join(GROUPS)}")
+    figures = await run_in_threadpool(marketing.read, service(request).engine, by)
+    shown = {}
+    if figures is not None:
+        shown = {"funnel": charts.funnel_chart([(s.step, s.count) for s in figures.overall.steps]),
+                 "channels": charts.channels_chart([c.name for c in figures.channels], [c.spend_fen for c in figures.channels],
+                                                   [c.margin_fen for c in figures.channels])}
+    return render(request, "funnel.html", session=session, title="Funnel and channels", m=figures, groups=GROUPS, by=by, error=None, charts=shown)
+
+
 def _reason(exc: ApiError | InvalidInput) -> str:
     return "; ".join(f"{e.field}: {e.reason}" for e in exc.errors)
