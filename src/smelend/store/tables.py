@@ -7,7 +7,7 @@ up; money columns are BIGINT fen; timestamps are set by the database, in UTC.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, CheckConstraint, Column, Date, DateTime, ForeignKey, Integer, MetaData, String, Table, Text, false, func
+from sqlalchemy import BigInteger, Boolean, CheckConstraint, Column, Date, DateTime, Float, ForeignKey, Integer, MetaData, String, Table, Text, UniqueConstraint, false, func
 
 from smelend.store.pii import MAX_DOCUMENT_CHARS, EncryptedText
 
@@ -377,3 +377,226 @@ callbacks = Table(  # signed notifications to partners, delivered with retries
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     _created_at(),
 )
+
+
+# --- the staff dashboard: password logins and web sessions (migration 0008, issue 9; smelend.web) -----
+PASSWORD_HASH_MAX_CHARS = 200  # "scrypt$n$r$p$salt$hash" (smelend.web.passwords)
+
+web_logins = Table(  # a staff user's dashboard login: a unique name and an scrypt hash, with lock-out
+    "web_logins",
+    metadata,
+    Column("user_id", Integer, ForeignKey(api_users.c.id), primary_key=True),
+    Column("login", String(NAME_MAX_CHARS), nullable=False, unique=True),
+    Column("password_hash", String(PASSWORD_HASH_MAX_CHARS), nullable=False),
+    Column("failed_attempts", Integer, nullable=False, server_default="0"),  # consecutive, since the last success or lock
+    Column("locked_until", DateTime(timezone=True), nullable=True),
+    Column("password_set_at", DateTime(timezone=True), nullable=False, server_default=func.current_timestamp()),
+    CheckConstraint("failed_attempts >= 0", name="failed_attempts_nonnegative"),
+)
+
+web_sessions = Table(  # dashboard sessions: the cookie's SHA-256 (never the cookie), CSRF token, expiry
+    "web_sessions",
+    metadata,
+    Column("id_hash", String(HASH_CHARS), primary_key=True),
+    Column("user_id", Integer, ForeignKey(api_users.c.id), nullable=False, index=True),
+    Column("csrf_token", String(HASH_CHARS), nullable=False),
+    _created_at(),
+    Column("last_seen_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False, index=True),
+)
+# --- end of the staff dashboard's tables -----------------------------------------------------------------
+
+
+# --- line management data: enterprise events, behaviour scores, collections (migration 0005, issue 7 part A) ---
+EVENT_KIND_MAX_CHARS = 24
+STEP_MAX_CHARS = 40
+RUN_ID_MAX_CHARS = 64
+EVENT_KINDS = ("tax_record", "invoice_record", "settlement_record", "external_alert")
+
+enterprise_events = Table(  # refreshed provider data and external alerts, one row per record received
+    "enterprise_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("enterprise_id", Integer, ForeignKey(enterprises.c.id), nullable=False, index=True),
+    Column("kind", String(EVENT_KIND_MAX_CHARS), nullable=False),
+    Column("event_date", Date, nullable=False, index=True),
+    Column("revenue_12m_fen", BigInteger, nullable=True),  # tax: declared sales; invoices: invoiced sales; settlement: inflow x 12
+    Column("trend", Float, nullable=True),  # growth over the year as a fraction (a ratio, not money)
+    Column("tax_grade", String(2), nullable=True),
+    Column("detail", Text, nullable=True),
+    _created_at(),
+    CheckConstraint("kind IN ('tax_record', 'invoice_record', 'settlement_record', 'external_alert')", name="kind_known"),
+)
+
+behaviour_scores = Table(  # the behaviour score of a line on a business date
+    "behaviour_scores",
+    metadata,
+    Column("line_id", Integer, ForeignKey(credit_lines.c.id), primary_key=True),
+    Column("business_date", Date, primary_key=True),
+    Column("score", Integer, nullable=False),
+    Column("pd", Float, nullable=False),
+    Column("grade", String(8), nullable=False),
+    Column("model_version", String(40), nullable=False),
+    Column("reasons", Text, nullable=False),  # comma-separated reason codes, most points lost first
+)
+
+collection_actions = Table(  # reminders and dunning steps decided by a close-of-business run
+    "collection_actions",
+    metadata,
+    Column("run_id", String(RUN_ID_MAX_CHARS), primary_key=True),
+    Column("loan_id", Integer, ForeignKey(loans.c.id), primary_key=True),
+    Column("step", String(STEP_MAX_CHARS), primary_key=True),
+    Column("business_date", Date, nullable=False, index=True),
+    Column("channel", String(STATUS_MAX_CHARS), nullable=False),
+    Column("amount_due_fen", BigInteger, nullable=False),
+    Column("days_past_due", Integer, nullable=False),
+)
+
+restructurings = Table(  # extensions and restructurings: the new schedule replaced the old one on that date
+    "restructurings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("loan_id", Integer, ForeignKey(loans.c.id), nullable=False, index=True),
+    Column("business_date", Date, nullable=False),
+    Column("kind", String(STATUS_MAX_CHARS), nullable=False),  # extension, restructuring
+    Column("old_term", Integer, nullable=False),
+    Column("new_term", Integer, nullable=False),
+    Column("new_method", String(24), nullable=False),
+    Column("principal_fen", BigInteger, nullable=False),  # principal rescheduled (unchanged in the ledger)
+    Column("days_past_due", Integer, nullable=False),
+    Column("behaviour_grade", String(8), nullable=True),
+    Column("rule", String(STEP_MAX_CHARS), nullable=False),
+    _created_at(),
+    CheckConstraint("kind IN ('extension', 'restructuring')", name="kind_known"),
+    CheckConstraint("principal_fen > 0", name="principal_positive"),
+)
+# --- end of line management data (issue 7 part A) ----------------------------------------------------
+
+
+# --- line changes, their notification outbox, book-wide close-of-business runs (migration 0006, issue 7 part B) ---
+CHANGE_ACTION_MAX_CHARS = 16
+REASONS_MAX_CHARS = 400
+VERSION_MAX_CHARS = 120
+COB_RUN_ID_MAX_CHARS = 40
+COB_STAGE_MAX_CHARS = 24
+
+line_changes = Table(  # every reassessment change posted to a line: what, why, under which versions
+    "line_changes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(COB_RUN_ID_MAX_CHARS), nullable=False, index=True),
+    Column("line_id", Integer, ForeignKey(credit_lines.c.id), nullable=False),
+    Column("effective_date", Date, nullable=False, index=True),
+    Column("action", String(CHANGE_ACTION_MAX_CHARS), nullable=False),
+    Column("reasons", String(REASONS_MAX_CHARS), nullable=False),  # reason codes, comma-separated, rule order
+    Column("limit_before_fen", BigInteger, nullable=False),
+    Column("limit_after_fen", BigInteger, nullable=False),
+    Column("used_fen", BigInteger, nullable=False),
+    Column("status_before", String(STATUS_MAX_CHARS), nullable=False),
+    Column("status_after", String(STATUS_MAX_CHARS), nullable=False),
+    Column("end_before", Date, nullable=False),
+    Column("end_after", Date, nullable=False),
+    Column("temp_limit_fen", BigInteger, nullable=False, server_default="0"),  # the temporary part of the limit after the change
+    Column("temp_limit_until", Date, nullable=True),
+    Column("rules_version", String(VERSION_MAX_CHARS), nullable=False),
+    Column("settings_version", String(VERSION_MAX_CHARS), nullable=False),
+    Column("strategy_version", String(VERSION_MAX_CHARS), nullable=False),
+    Column("model_version", String(VERSION_MAX_CHARS), nullable=False),
+    _created_at(),
+    UniqueConstraint("line_id", "effective_date"),  # one change a line a day: a rerun cannot apply one twice
+    CheckConstraint("limit_after_fen > 0 AND limit_after_fen >= used_fen", name="limit_covers_used"),
+    CheckConstraint("temp_limit_fen >= 0 AND temp_limit_fen <= limit_after_fen", name="temp_within_limit"),
+)
+
+line_notifications = Table(  # the outbox: one notice to the borrower per line change, written with it
+    "line_notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("line_change_id", Integer, ForeignKey(line_changes.c.id), nullable=False, unique=True),
+    Column("line_id", Integer, ForeignKey(credit_lines.c.id), nullable=False, index=True),
+    Column("event", String(KEY_MAX_CHARS), nullable=False),  # line.increase, line.freeze, ...
+    Column("payload", Text, nullable=False),  # JSON: amounts as yuan strings, reasons, dates; no PII
+    Column("status", String(STATUS_MAX_CHARS), nullable=False),  # pending, sent
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    _created_at(),
+)
+
+cob_pipeline_runs = Table(  # one row per business date closed by the book-wide pipeline (run id = "cob-<date>")
+    "cob_pipeline_runs",
+    metadata,
+    Column("run_id", String(COB_RUN_ID_MAX_CHARS), primary_key=True),
+    Column("business_date", Date, nullable=False, unique=True),
+    Column("status", String(STATUS_MAX_CHARS), nullable=False),  # running, finished
+    Column("summary", Text, nullable=True),  # JSON of the day's counts, once finished
+    Column("started_at", DateTime(timezone=True), nullable=False, server_default=func.current_timestamp()),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+)
+
+cob_pipeline_progress = Table(  # chunks of a stage already written, committed with the chunk's rows
+    "cob_pipeline_progress",
+    metadata,
+    Column("run_id", String(COB_RUN_ID_MAX_CHARS), ForeignKey(cob_pipeline_runs.c.run_id), primary_key=True),
+    Column("stage", String(COB_STAGE_MAX_CHARS), primary_key=True),
+    Column("chunk", Integer, primary_key=True),
+    Column("rows", Integer, nullable=False),
+    Column("counts", Text, nullable=False),  # JSON: what the chunk wrote, by kind
+    _created_at(),
+)
+# --- end of line changes and close-of-business runs (issue 7 part B) ----------------------------------------
+
+
+# --- marketing (issue 8, migration 0007) ----------------------------------------------------------------
+
+MARKETING_KIND_MAX_CHARS = 16
+MARKETING_KEY_MAX_CHARS = 80
+MARKETING_NAME_MAX_CHARS = 100
+
+marketing_events = Table(  # prospects, touches, applications and draws of the marketing data set, one JSON row each (no PII)
+    "marketing_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(MARKETING_KIND_MAX_CHARS), nullable=False),
+    Column("key", String(MARKETING_KEY_MAX_CHARS), nullable=False),
+    Column("document", Text, nullable=False),
+    _created_at(),
+    UniqueConstraint("kind", "key"),
+)
+
+marketing_campaigns = Table(  # a campaign planned by uplift: its settings and the plan's figures as JSON
+    "marketing_campaigns",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(MARKETING_NAME_MAX_CHARS), nullable=False, unique=True),
+    Column("learner", String(MARKETING_KIND_MAX_CHARS), nullable=False),
+    Column("document", Text, nullable=False),
+    _created_at(),
+)
+
+coupon_grants = Table(  # one interest-discount coupon granted to one targeted customer; its cost posts to the ledger when redeemed
+    "coupon_grants",
+    metadata,
+    Column("id", String(MARKETING_KEY_MAX_CHARS), primary_key=True),
+    Column("campaign_id", Integer, ForeignKey(marketing_campaigns.c.id), nullable=False, index=True),
+    Column("customer_ref", String(MARKETING_KEY_MAX_CHARS), nullable=False),
+    Column("discount_bp", Integer, nullable=False),
+    Column("max_discount_fen", BigInteger, nullable=False),
+    Column("status", String(MARKETING_KIND_MAX_CHARS), nullable=False),  # granted, redeemed
+    Column("cost_fen", BigInteger, nullable=True),
+    Column("redeemed_on", Date, nullable=True),
+    _created_at(),
+    UniqueConstraint("campaign_id", "customer_ref"),
+    CheckConstraint("discount_bp > 0", name="discount_positive"),
+    CheckConstraint("cost_fen IS NULL OR cost_fen >= 0", name="cost_not_negative"),
+)
+
+segment_assignments = Table(  # the segment (and cluster) each customer was put in by one segmentation run
+    "segment_assignments",
+    metadata,
+    Column("run", String(MARKETING_KEY_MAX_CHARS), primary_key=True),
+    Column("customer_ref", String(MARKETING_KEY_MAX_CHARS), primary_key=True),
+    Column("segment", String(MARKETING_NAME_MAX_CHARS), nullable=False),
+    Column("cluster", Integer, nullable=True),
+    _created_at(),
+)
+# --- end marketing
