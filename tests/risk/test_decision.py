@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from dataclasses import replace
@@ -56,6 +57,7 @@ def test_every_decision_is_explained_and_consistent(strategy, cases):
         if 0 < d.limit_fen < app.requested_amount_fen:
             assert any(r.source == "limit" for r in d.reasons), "a reduced line names why"
         json.dumps(d.to_dict())  # JSON-ready, inputs and trace included
+        assert d.to_dict() == dataclasses.asdict(d)  # the shallow to_dict says what asdict says
     assert {"approve", "decline"} <= outcomes
 
 

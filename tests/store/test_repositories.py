@@ -96,9 +96,9 @@ def test_enterprises(engine: Engine) -> None:
         assert found is not None and found == get_enterprise(conn, enterprise_id)
         assert (found.uscc, found.name, found.owner_person_id) == (USCC, "Acme Trading Co.", owner)
         assert find_enterprise_by_uscc(conn, OTHER_USCC) is None
-        assert get_or_create_enterprise(conn, USCC, "Acme (renamed)", owner) == (enterprise_id, False)
-        created_id, created = get_or_create_enterprise(conn, OTHER_USCC, "Beta Ltd", other_owner)
-        assert created and created_id != enterprise_id
+        assert get_or_create_enterprise(conn, USCC, "Acme (renamed)", owner) == (found, False)
+        new, created = get_or_create_enterprise(conn, OTHER_USCC, "Beta Ltd", other_owner)
+        assert created and new.id != enterprise_id and new == get_enterprise(conn, new.id)
         with pytest.raises(InvalidInput, match="uscc: already registered to another owner"):
             get_or_create_enterprise(conn, USCC, "Acme", other_owner)
     with engine.connect() as conn:

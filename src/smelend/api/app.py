@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from smelend.api import errors
 from smelend.api.routers import applications, decisions, health, lines, loans, offers, products, staff
 from smelend.api.routers.common import Service
+from smelend.api.routers.health import MetricsMiddleware
 
 PROVIDER_ENV = "SMELEND_PROVIDER"
 PROVIDER_SEED_ENV = "SMELEND_PROVIDER_SEED"
@@ -65,10 +66,14 @@ def create_app(engine: Engine | None = None, *, provider: Any = None, strategy: 
         upgrade(engine)
     book = open_book(engine)
     recover_pending(book)  # finish what a crash left half-done (pending draws, settled money) before serving
+    loaded = load_strategy(strategy)
+    if loaded.challenger.share > 0:  # load LightGBM now, not in the first request the challenger gets
+        for bundle in loaded.models.values():
+            bundle.challenger()
     svc = Service(
         engine=engine,
         book=book,
-        strategy=load_strategy(strategy),
+        strategy=loaded,
         pricer=Pricer.load(),
         catalogue=book.catalogue,
         provider=provider if provider is not None else make_provider(),
@@ -84,8 +89,13 @@ def create_app(engine: Engine | None = None, *, provider: Any = None, strategy: 
     app.state.engine = engine
     app.state.service = svc
     app.state.metrics = health.Metrics()
-    app.middleware("http")(app.state.metrics.middleware)
+    app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     errors.install(app)
     for module in (health, products, applications, decisions, offers, lines, loans, staff):
         app.include_router(module.router)
+    # --- the staff dashboard (smelend.web, issue 9): /dashboard pages, sessions and forms ---
+    from smelend.web.routes import install as install_dashboard
+
+    install_dashboard(app)
+    # --- end of the staff dashboard ---
     return app

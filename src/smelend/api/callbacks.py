@@ -22,6 +22,7 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from smelend.api.signing import signed_headers
+from smelend.store.db import reading
 from smelend.store import callbacks as outbox
 
 CALLBACK_ID_HEADER = "X-Smelend-Callback-Id"
@@ -36,7 +37,7 @@ def deliver_pending(engine: Engine, now: datetime | None = None, client: httpx.C
     at = datetime.now(UTC) if now is None else now
     assert at.tzinfo is not None, "now must be timezone-aware (UTC)"
     counts = {"delivered": 0, "retrying": 0, "failed": 0}
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         due = outbox.due(conn, at, limit)
     if not due:
         return counts

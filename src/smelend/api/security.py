@@ -34,6 +34,7 @@ from starlette.concurrency import run_in_threadpool
 from smelend.api import signing
 from smelend.api.principal import BORROWER, STAFF_ROLES, Principal
 from smelend.api.ratelimit import RateLimiter
+from smelend.store.db import reading
 from smelend.store import access
 
 ADMIN = "admin"
@@ -97,7 +98,7 @@ async def _bearer(engine: Engine, authorization: str) -> Principal:
 
 
 def _find_user(engine: Engine, token: str) -> access.ApiUser | None:
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         return access.find_user_by_token(conn, token)
 
 

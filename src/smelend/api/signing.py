@@ -172,31 +172,25 @@ async def verify_request(request: Request, engine: Engine, now: float | None = N
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         raise SignatureError("body", f"is at most {MAX_BODY_BYTES} bytes when signed", status=413)
-    partner = await run_in_threadpool(_find_partner, engine, parts.key_id)
-    if partner is None or not partner.active:
-        raise SignatureError(KEY_ID_HEADER, "unknown or inactive key")
-    if not signature_matches(partner.secret, request.method, request_target(request), parts, body):
-        raise SignatureError(SIGNATURE_HEADER, "does not match the request (method, path, timestamp, nonce, body)")
-    fresh = await run_in_threadpool(_remember, engine, parts.key_id, parts.nonce, at)
-    if not fresh:
-        raise SignatureError(NONCE_HEADER, "was already used with this key")
-    return partner
+    return await run_in_threadpool(_check_and_remember, engine, request.method, request_target(request), parts, body, at)
 
 
-def _find_partner(engine: Engine, key_id: str) -> access.Partner | None:
-    with engine.connect() as conn:
-        return access.find_partner_by_key_id(conn, key_id)
-
-
-def _remember(engine: Engine, key_id: str, nonce: str, now: float) -> bool:
+def _check_and_remember(engine: Engine, method: str, target: str, parts: SignedParts, body: bytes, now: float) -> access.Partner:
+    """In one transaction: find the partner, prove the signature, store the nonce (only once proved)."""
     global _last_prune
     seen_at = datetime.fromtimestamp(now, UTC)
     with engine.begin() as conn:
-        fresh = access.remember_nonce(conn, key_id, nonce, seen_at)
+        partner = access.find_partner_by_key_id(conn, parts.key_id)
+        if partner is None or not partner.active:
+            raise SignatureError(KEY_ID_HEADER, "unknown or inactive key")
+        if not signature_matches(partner.secret, method, target, parts, body):
+            raise SignatureError(SIGNATURE_HEADER, "does not match the request (method, path, timestamp, nonce, body)")
+        if not access.remember_nonce(conn, parts.key_id, parts.nonce, seen_at):
+            raise SignatureError(NONCE_HEADER, "was already used with this key")
         with _prune_lock:
             due = now - _last_prune >= PRUNE_EVERY_SECONDS
             if due:
                 _last_prune = now
         if due:
             access.prune_nonces(conn, seen_at - timedelta(seconds=NONCE_RETENTION_SECONDS))
-    return fresh
+    return partner

@@ -48,7 +48,7 @@ def demo(json_out: bool = JSON_OPTION) -> None:
     with engine.begin() as conn:
         owner = find_person_by_resident_id(conn, sample.SAMPLE_OWNER["resident_id"])
         owner_id = owner.id if owner else add_person(conn, **sample.SAMPLE_OWNER)
-        enterprise_id, created = get_or_create_enterprise(conn, owner_person_id=owner_id, **sample.SAMPLE_ENTERPRISE)
+        enterprise, created = get_or_create_enterprise(conn, owner_person_id=owner_id, **sample.SAMPLE_ENTERPRISE)
         person = get_person(conn, owner_id)
         business_date = get_business_day(conn).business_date
     database = engine.url.render_as_string(hide_password=True)
@@ -71,7 +71,7 @@ def demo(json_out: bool = JSON_OPTION) -> None:
         emit_json(
             {
                 "database": database,
-                "enterprise": {"id": enterprise_id, **sample.SAMPLE_ENTERPRISE, "owner": owner_shown},
+                "enterprise": {"id": enterprise.id, **sample.SAMPLE_ENTERPRISE, "owner": owner_shown},
                 "decisions": [summary(d) for _, d in decided],
                 "draws": [{"product": d.product_id, **schedule_document(d.schedule)} for d in draws],
                 "servicing": {
@@ -89,7 +89,7 @@ def demo(json_out: bool = JSON_OPTION) -> None:
     stdout.rule("smelend demo")
     stdout.print(f"database: {database} ({'a fresh demo database' if fresh else 'continuing this book'}; {'created' if created else 'found'} the sample enterprise)")
     stdout.print(
-        f"enterprise #{enterprise_id} {sample.SAMPLE_ENTERPRISE['name']}  USCC {sample.SAMPLE_ENTERPRISE['uscc']}\n"
+        f"enterprise #{enterprise.id} {sample.SAMPLE_ENTERPRISE['name']}  USCC {sample.SAMPLE_ENTERPRISE['uscc']}\n"
         f"owner {owner_shown['name']}  ID {owner_shown['resident_id']}  mobile {owner_shown['mobile']}  (stored encrypted, shown masked)"
     )
     stdout.rule("1. origination: the risk engine decides simulated applicants")

@@ -64,8 +64,8 @@ def open_line(book: Book, uscc: str, product_id: str, limit_fen: int, annual_rat
     clean = uscc_ids.validate(uscc, "uscc")
     bring_to(book, start)
     with book.engine.begin() as conn:
-        enterprise_id, _ = get_or_create_enterprise(conn, clean, name or f"enterprise {clean}", None)
-        line_id = insert_line(conn, enterprise_id, product_id, limit_fen, annual_rate, start, end)
+        enterprise, _ = get_or_create_enterprise(conn, clean, name or f"enterprise {clean}", None)
+        line_id = insert_line(conn, enterprise.id, product_id, limit_fen, annual_rate, start, end)
         return get_line(conn, line_id)
 
 

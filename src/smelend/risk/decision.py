@@ -15,7 +15,7 @@ the methods allowed and each one's APR within the cap).
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, Mapping
 
 from smelend.errors import InvalidInput
@@ -86,8 +86,13 @@ class Decision:
         return tuple(r.code for r in self.reasons)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: everything an auditor needs, inputs included."""
-        return asdict(self)
+        """JSON-ready: everything an auditor needs, inputs included. Equal to ``dataclasses.asdict`` but
+        without its deep copy of the (large, plain) documents, which are shared: treat them as read-only."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["acting"] = asdict(self.acting)
+        out["shadow"] = None if self.shadow is None else asdict(self.shadow)
+        out["reasons"] = tuple(asdict(r) for r in self.reasons)
+        return out
 
 
 def challenger_bucket(application_id: str) -> float:

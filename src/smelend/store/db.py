@@ -3,6 +3,9 @@
 SQLite is tuned so that concurrent writers queue instead of failing: WAL journal, foreign keys on, a
 busy timeout, and every transaction opened with ``BEGIN IMMEDIATE`` (SQLAlchemy's recipe for taking
 over pysqlite's transaction control), so a read-then-guarded-update takes the write lock up front.
+A connection opened by :func:`reading` begins with a plain (deferred) ``BEGIN`` instead: under WAL a
+reader then neither waits for nor blocks the writer, which is what lets a service answer lookups
+while another request writes. It must not write (SQLite would refuse an upgrade that lost a race).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from smelend.store import pii
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15_000  # how long a writer waits for the lock before "database is locked"
+READ_ONLY_OPTION = "smelend_read_only"  # execution option set by reading()
 MIGRATION_LOCK_ID = 0x5E1E_0001  # PostgreSQL advisory lock held while migrating, so two starts do not race
 
 
@@ -66,7 +70,13 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY_OPTION) else "BEGIN IMMEDIATE")
+
+
+def reading(engine: Engine) -> Connection:
+    """A connection for reads only (``with reading(engine) as conn: ...``): on SQLite its transactions
+    do not take the write lock. On PostgreSQL it is an ordinary connection."""
+    return engine.connect().execution_options(**{READ_ONLY_OPTION: True})
 
 
 def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:

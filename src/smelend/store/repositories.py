@@ -70,8 +70,6 @@ def add_person(conn: Connection, name: str, resident_id: str, mobile: str, bank_
     assert clean_name is not None and clean_id is not None and clean_mobile is not None
 
     id_hash = pii.lookup_hash(clean_id, RESIDENT_ID_PURPOSE)
-    if conn.scalar(select(persons.c.id).where(persons.c.resident_id_hash == id_hash)) is not None:
-        raise InvalidInput.one("resident_id", "already registered")
     statement = insert(persons).values(
         name=clean_name,
         resident_id=clean_id,
@@ -125,28 +123,32 @@ def add_enterprise(conn: Connection, uscc: str, name: str, owner_person_id: int 
     clean_uscc, clean_name = _enterprise_input(conn, uscc, name, owner_person_id)
     if find_enterprise_by_uscc(conn, clean_uscc) is not None:
         raise InvalidInput.one("uscc", "already registered")
-    statement = insert(enterprises).values(uscc=clean_uscc, name=clean_name, owner_person_id=owner_person_id)
-    try:
-        with conn.begin_nested():
-            new_id = conn.execute(statement.returning(enterprises.c.id)).scalar_one()
-    except IntegrityError:
-        raise InvalidInput.one("uscc", "already registered") from None
-    return int(new_id)
+    return _insert_enterprise(conn, clean_uscc, clean_name, owner_person_id).id
 
 
-def get_or_create_enterprise(conn: Connection, uscc: str, name: str, owner_person_id: int | None) -> tuple[int, bool]:
-    """``(id, created)``: the enterprise with this USCC, registered now if it was not.
+def get_or_create_enterprise(conn: Connection, uscc: str, name: str, owner_person_id: int | None) -> tuple[Enterprise, bool]:
+    """``(enterprise, created)``: the enterprise with this USCC, registered now if it was not.
 
     An existing enterprise keeps its stored name; one registered to a different owner is refused rather
     than silently handed to this caller.
     """
-    clean_uscc, _ = _enterprise_input(conn, uscc, name, owner_person_id)
+    clean_uscc, clean_name = _enterprise_input(conn, uscc, name, owner_person_id)
     existing = find_enterprise_by_uscc(conn, clean_uscc)
     if existing is None:
-        return add_enterprise(conn, uscc, name, owner_person_id), True
+        return _insert_enterprise(conn, clean_uscc, clean_name, owner_person_id), True
     if owner_person_id is not None and existing.owner_person_id not in (None, owner_person_id):
         raise InvalidInput.one("uscc", "already registered to another owner")
-    return existing.id, False
+    return existing, False
+
+
+def _insert_enterprise(conn: Connection, clean_uscc: str, clean_name: str, owner_person_id: int | None) -> Enterprise:
+    statement = insert(enterprises).values(uscc=clean_uscc, name=clean_name, owner_person_id=owner_person_id)
+    try:
+        with conn.begin_nested():
+            row = conn.execute(statement.returning(*enterprises.c)).mappings().one()
+    except IntegrityError:
+        raise InvalidInput.one("uscc", "already registered") from None
+    return _enterprise(row)
 
 
 def find_enterprise_by_uscc(conn: Connection, uscc: str) -> Enterprise | None:

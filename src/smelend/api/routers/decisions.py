@@ -28,6 +28,7 @@ from smelend.api.security import authenticate, require_roles
 from smelend.errors import InvalidInput
 from smelend.money import format_yuan
 from smelend.risk.decision import replay
+from smelend.store.db import reading
 from smelend.store import origination as store
 
 router = APIRouter(tags=["decisions"])
@@ -74,7 +75,7 @@ def _readable(conn: Connection, principal: Principal, decision_id: str) -> dict[
 @router.get("/v1/decisions/{decision_id}", responses=ERRORS)
 def get_decision(decision_id: PublicId, request: Request, principal: Principal = Depends(authenticate)) -> dict[str, Any]:
     """A decision with its inputs (PII masked), versions, policy and limit trace, features and reasons."""
-    with service(request).engine.connect() as conn:
+    with reading(service(request).engine) as conn:
         return decision_out(_readable(conn, principal, decision_id))
 
 
@@ -84,7 +85,7 @@ async def replay_decision(decision_id: PublicId, request: Request, principal: Pr
     svc = service(request)
 
     def prepare() -> dict[str, Any]:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             row = _readable(conn, principal, decision_id)
         try:
             replayed = replay(row["document"], svc.strategy, svc.pricer)
@@ -105,7 +106,7 @@ async def replay_decision(decision_id: PublicId, request: Request, principal: Pr
 @router.get("/v1/reviews", responses=ERRORS)
 def pending_reviews(request: Request, principal: Principal = Depends(require_roles("risk", "auditor"))) -> dict[str, Any]:
     """Referred decisions waiting for a reviewer, oldest first."""
-    with service(request).engine.connect() as conn:
+    with reading(service(request).engine) as conn:
         rows = store.pending_reviews(conn)
     return {"items": [{"decision": r["id"], "application": r["application_id"], "limit": format_yuan(r["limit_fen"]), "created_at": r["created_at"]} for r in rows]}
 

@@ -9,15 +9,16 @@ never by the path a caller sent, so ids never become labels.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from sqlalchemy import text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from smelend.api.routers.common import service
+from smelend.store.db import reading
 
 router = APIRouter(tags=["health"])
 
@@ -31,25 +32,42 @@ class Metrics:
         self.latency = Histogram("smelend_http_request_duration_seconds", "Time to answer an HTTP request", ("method", "route"), buckets=LATENCY_BUCKETS, registry=self.registry)
         self.decisions = Counter("smelend_decisions", "Credit decisions made", ("outcome",), registry=self.registry)
 
-    async def middleware(self, request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+
+class MetricsMiddleware:
+    """Count and time every HTTP request: a plain ASGI wrapper (Starlette's ``BaseHTTPMiddleware`` costs
+    a task and a stream per request). The route template is read from the scope once the router has
+    matched it."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         started = time.perf_counter()
         status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
         try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
+            await self.app(scope, receive, send_status)
         finally:
-            route = request.scope.get("route")
+            route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            self.requests.labels(request.method, template, str(status)).inc()
-            self.latency.labels(request.method, template).observe(time.perf_counter() - started)
+            self.metrics.requests.labels(scope["method"], template, str(status)).inc()
+            self.metrics.latency.labels(scope["method"], template).observe(time.perf_counter() - started)
 
 
 @router.get("/healthz")
 def healthz(request: Request) -> Any:
     """200 ``{"status": "ok"}`` when the database answers; 503 otherwise."""
     try:
-        with service(request).engine.connect() as conn:
+        with reading(service(request).engine) as conn:
             conn.execute(text("SELECT 1"))
     except Exception:  # noqa: BLE001 - any failure means not healthy
         return JSONResponse({"status": "unavailable"}, status_code=503)

@@ -29,6 +29,7 @@ from smelend.cli.servicing import line_document, loan_document
 from smelend.money import format_yuan, parse_yuan
 from smelend.operations import lines as line_ops
 from smelend.servicing.credit_line import LineStatus
+from smelend.store.db import reading
 from smelend.store import origination as store
 from smelend.store.lending import get_line, set_line_status
 from smelend.store.tables import credit_lines
@@ -56,7 +57,7 @@ def readable_line(conn: Connection, principal: Principal, line_id: int) -> None:
 
 @router.get("/v1/lines/{line_id}", response_model=LineOut, responses=ERRORS)
 def get_line_route(line_id: RowId, request: Request, principal: Principal = Depends(authenticate)) -> dict[str, Any]:
-    with service(request).engine.connect() as conn:
+    with reading(service(request).engine) as conn:
         readable_line(conn, principal, line_id)
         return line_document(get_line(conn, line_id))
 
@@ -64,7 +65,7 @@ def get_line_route(line_id: RowId, request: Request, principal: Principal = Depe
 @router.get("/v1/lines/{line_id}/contract", response_class=HTMLResponse, responses=ERRORS)
 def get_contract(line_id: RowId, request: Request, principal: Principal = Depends(authenticate)) -> HTMLResponse:
     """The contract the borrower accepted for this line, as stored (its SHA-256 in ``X-Contract-SHA256``)."""
-    with service(request).engine.connect() as conn:
+    with reading(service(request).engine) as conn:
         readable_line(conn, principal, line_id)
         found = store.contract_of_line(conn, line_id)
     if found is None:
@@ -79,7 +80,7 @@ async def draw(line_id: RowId, body: DrawIn, request: Request, principal: Princi
 
     def work() -> tuple[int, dict[str, Any]]:
         amount_fen = parse_yuan(body.amount, "amount")
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             readable_line(conn, principal, line_id)
             day = business_today(conn, svc)
         try:

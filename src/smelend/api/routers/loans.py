@@ -28,6 +28,7 @@ from smelend.cli.servicing import allocation_document, loan_document
 from smelend.errors import InvalidInput
 from smelend.money import format_yuan, parse_yuan
 from smelend.operations import repayments as repayment_ops
+from smelend.store.db import reading
 from smelend.store import origination as store
 from smelend.store.lending import load_loan
 from smelend.store.tables import loans
@@ -56,7 +57,7 @@ def parse_day(text: str | None, field: str, default: date) -> date:
 
 @router.get("/v1/loans/{loan_id}", response_model=LoanOut, responses=ERRORS)
 def get_loan(loan_id: RowId, request: Request, principal: Principal = Depends(authenticate)) -> dict[str, Any]:
-    with service(request).engine.connect() as conn:
+    with reading(service(request).engine) as conn:
         readable_loan(conn, principal, loan_id)
         return loan_document(load_loan(conn, loan_id).state)
 
@@ -70,7 +71,7 @@ def payoff(
 ) -> dict[str, Any]:
     """What pays the loan off on a date: principal, interest to date, penalty, fees."""
     svc = service(request)
-    with svc.engine.connect() as conn:
+    with reading(svc.engine) as conn:
         readable_loan(conn, principal, loan_id)
         day = parse_day(date_, "date", business_today(conn, svc))
     quote = repayment_ops.quote(svc.book, loan_id, day)
@@ -90,7 +91,7 @@ async def repay(loan_id: RowId, body: RepaymentIn, request: Request, principal: 
     svc = service(request)
 
     def work() -> tuple[int, dict[str, Any]]:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             readable_loan(conn, principal, loan_id)
             day = parse_day(body.date, "date", business_today(conn, svc))
         amount_fen = parse_yuan(body.amount, "amount")

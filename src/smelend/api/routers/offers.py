@@ -28,6 +28,7 @@ from smelend.cli.servicing import line_document
 from smelend.errors import InvalidInput
 from smelend.money import format_yuan
 from smelend.operations.lines import bring_to
+from smelend.store.db import reading
 from smelend.store import repositories
 from smelend.store import origination as store
 from smelend.store.lending import get_line, insert_line
@@ -58,7 +59,7 @@ def check_concentration(conn: Connection, partner_id: int, limit_fen: int, day: 
 
 @router.get("/v1/offers/{offer_id}", response_model=OfferOut, responses=ERRORS)
 def get_offer(offer_id: PublicId, request: Request, principal: Principal = Depends(authenticate)) -> dict[str, Any]:
-    with service(request).engine.connect() as conn:
+    with reading(service(request).engine) as conn:
         check_owner(principal, store.owner_of_offer(conn, offer_id), "offer")
         found = offer_out(store.get_offer(conn, offer_id))
     if found is None:
@@ -72,7 +73,7 @@ async def accept_offer(offer_id: PublicId, request: Request, principal: Principa
     svc = service(request)
 
     def prepare() -> None:
-        with svc.engine.connect() as conn:
+        with reading(svc.engine) as conn:
             check_owner(principal, store.owner_of_offer(conn, offer_id), "offer")
             offer = store.get_offer(conn, offer_id)
             if offer is None:

@@ -11,6 +11,7 @@ from smelend.api.routers.applications import ERRORS
 from smelend.api.routers.common import service
 from smelend.api.schemas import AuditPage
 from smelend.api.security import require_roles
+from smelend.store.db import reading
 from smelend.store import audit as audit_store
 
 router = APIRouter(tags=["staff"])
@@ -25,7 +26,7 @@ def audit_trail(
     principal: Principal = Depends(require_roles("auditor")),
 ) -> dict[str, Any]:
     """Who changed what and when, with the state before and after (PII masked)."""
-    with service(request).engine.connect() as conn:
+    with reading(service(request).engine) as conn:
         rows = audit_store.list_audit(conn, limit=limit + 1 if limit < audit_store.MAX_LIST else limit, after_id=after, entity=entity)
     page = rows[:limit]
     more = len(rows) > limit
