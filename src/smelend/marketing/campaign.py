@@ -29,6 +29,8 @@ class CampaignPlan:
     expected_cost_fen: int
     cost_per_incremental_fen: int | None
     targeted_index: np.ndarray  # rows of the audience, best first
+    validation_data: UpliftData  # the held-out part of the history the learners were compared on
+    validation_score: np.ndarray  # the chosen learner's scores on it
 
 
 def plan(history: UpliftData, audience_x: np.ndarray, target_share: float, coupon_cost_each_fen: int, seed: int = 0) -> CampaignPlan:
@@ -37,7 +39,10 @@ def plan(history: UpliftData, audience_x: np.ndarray, target_share: float, coupo
     train, valid = history.split(0.7, seed)
     model, comparison = choose(train, valid, seed)
     uplift = model.predict(audience_x)
-    mu1 = model.models["mu1"].predict_proba(audience_x)[:, 1]  # type: ignore[attr-defined]
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1):
+        mu1 = model.models["mu1"].predict_proba(audience_x)[:, 1]  # type: ignore[attr-defined]
     order = np.argsort(-uplift, kind="stable")
     k = int(round(target_share * len(uplift)))
     chosen = order[:k]
@@ -46,4 +51,4 @@ def plan(history: UpliftData, audience_x: np.ndarray, target_share: float, coupo
     redemptions = float(mu1[chosen].sum())
     cost = int(round(redemptions * coupon_cost_each_fen))
     return CampaignPlan(len(uplift), len(chosen), model.learner, comparison, incremental, redemptions, coupon_cost_each_fen, cost,
-                        int(round(cost / incremental)) if incremental > 0 else None, chosen)
+                        int(round(cost / incremental)) if incremental > 0 else None, chosen, valid, model.predict(valid.x))
