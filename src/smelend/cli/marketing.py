@@ -340,3 +340,107 @@ def campaigns_command(json_out: bool = JSON_OPTION) -> None:
         return
     for r in rows:
         stdout.print(f"{r['id']}: {r['name']} ({r['learner']}-learner) {r['grants']:,} granted, {r['redeemed']:,} redeemed, cost {r['coupon_cost']} yuan")
+
+
+def _customers(customers: int, seed: int) -> Any:
+    from smelend.marketing.customers import simulate_customers
+
+    _count(customers, "customers", 10, MAX_CUSTOMERS)
+    _count(seed, "seed", 0, 2**32 - 1)
+    return simulate_customers(customers, seed)
+
+
+@marketing_app.command("segments")
+def segments_command(
+    customers: int = typer.Option(20_000, "--customers", help="Synthetic customers to segment (the bank's book until the strategy lab provides it)."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (non-negative)."),
+    clusters: int = typer.Option(5, "--clusters", help="k-means clusters (2-20)."),
+    record: Optional[str] = typer.Option(None, "--record", help="Store every customer's segment and cluster under this run name."),
+    json_out: bool = JSON_OPTION,
+    html_file: Optional[Path] = HTML_OPTION,
+) -> None:
+    """Rule segments (industry, size, data richness, life cycle), the value x risk grid with strategies, and k-means clusters with profiles."""
+    from smelend.marketing.clustering import cluster
+    from smelend.marketing.plain import jsonable
+    from smelend.marketing.scoring import score_table
+    from smelend.marketing.segments import profiles, segment_table, value_risk_grid
+    from smelend.risk.strategy import load_strategy
+
+    _count(clusters, "clusters", 2, 20)
+    if record is not None and not 0 < len(record.strip()) <= 80:
+        raise InvalidInput.one("record", "must be a run name of 1 to 80 characters")
+    _check_html(html_file)
+    book = _customers(customers, seed)
+    scores = score_table(book, load_strategy())
+    segments = segment_table(book, scores.pd)
+    found = cluster(book, scores.pd, clusters, seed)
+    document: dict[str, Any] = {"customers": book.height, "segments": jsonable(profiles(segments)), "value_risk_grid": jsonable(value_risk_grid(segments)),
+                                "clusters": jsonable([{k: v for k, v in vars(p).items()} for p in found.profiles])}
+    if record is not None:
+        from smelend.store import open_store
+        from smelend.store.marketing import save_segments
+
+        engine = open_store()
+        try:
+            with engine.begin() as conn:
+                document["recorded"] = save_segments(conn, record.strip(), zip(segments["customer_id"].to_list(), (segments["stage"] + "/" + segments["cell"]).to_list(), (int(c) for c in found.labels)))
+        finally:
+            engine.dispose()
+    if html_file is not None:
+        from smelend.marketing.report import Page, segment_map_chart, table
+
+        page = Page("Segments")
+        page.chart(segment_map_chart(document["value_risk_grid"]), "segment-map")
+        page.html(table(["kind", "segment", "customers", "share", "mean PD", "mean expected margin (yuan)", "strategy"],
+                        [[p["kind"], p["segment"], p["customers"], p["share"], p["mean_pd"], p["mean_expected_margin_yuan"], "" if p["strategy"] is None else p["strategy"]["message"]] for p in document["segments"]]))
+        page.heading("Clusters")
+        page.html(table(["cluster", "customers", "share", "profile"], [[c["cluster"], c["customers"], c["share"], c["description"]] for c in document["clusters"]]))
+        _write_html(html_file, page)
+    if json_out:
+        emit_json(document)
+        return
+    for p in document["segments"]:
+        hint = "" if p["strategy"] is None else f"  -> {p['strategy']['channel']}: {p['strategy']['message']}"
+        stdout.print(f"{p['kind']:<15} {p['segment']:<20} {p['customers']:>9,} ({p['share']:.1%}) PD {p['mean_pd']:.2%}{hint}")
+    for c in document["clusters"]:
+        stdout.print(f"cluster {c['cluster']}: {c['customers']:,} customers, {c['description']}")
+
+
+@marketing_app.command("whitelist")
+def whitelist_command(
+    customers: int = typer.Option(20_000, "--customers", help="Synthetic existing customers to screen."),
+    size: int = typer.Option(500, "--size", help="How many of the best-scored go through the real decide and pricing."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (non-negative)."),
+    on: str = typer.Option("2026-07-01", "--on", help="Screening date, YYYY-MM-DD."),
+    workers: int = typer.Option(1, "--workers", help="Processes for the decide stage."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write the pre-approved list as CSV for a campaign."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Pre-approved list: base (relationships, tax authorisations) -> real scorecards in batch -> real decide + pricing for the best."""
+    from smelend.marketing.plain import jsonable
+    from smelend.marketing.whitelist import screen
+
+    _count(size, "size", 1, 1_000_000)
+    _count(workers, "workers", 1, 64)
+    day = parse_date(on, "on")
+    if out is not None and (out.is_dir() or not out.parent.is_dir()):
+        raise InvalidInput.one("out", f"is not a file in an existing folder: {out}")
+    result = screen(_customers(customers, seed), size, on=day, seed=seed, workers=workers)
+    if out is not None:
+        import polars as pl
+
+        from smelend.money import yuan
+
+        pl.DataFrame([{"customer_id": e.customer_id, "product_id": e.product_id, "limit": str(yuan(e.limit_fen)), "rate": e.rate, "apr": e.apr,
+                       "pd": e.pd, "grade": e.grade, "reasons": ";".join(e.reasons)} for e in result.entries],
+                     schema={"customer_id": pl.String, "product_id": pl.String, "limit": pl.String, "rate": pl.Float64, "apr": pl.Float64, "pd": pl.Float64, "grade": pl.String, "reasons": pl.String}).write_csv(out)
+        sys.stderr.write(f"wrote {len(result.entries):,} pre-approved customers to {out}\n")
+    document = jsonable({k: v for k, v in vars(result).items() if k != "entries"})
+    document["entries"] = jsonable(list(result.entries[:20]))
+    document["entries_shown"] = min(20, len(result.entries))
+    if json_out:
+        emit_json(document)
+        return
+    s = result.seconds
+    stdout.print(f"{result.customers:,} customers -> base {result.base:,} ({s['base']:.2f} s) -> scorecard approve {result.score_approved:,} ({s['score']:.2f} s) "
+                 f"-> decided {result.decided:,} ({s['decide']:.2f} s): {result.approved:,} approved, {result.referred:,} referred, {result.declined:,} declined")
