@@ -57,6 +57,7 @@ HORIZON_DAYS = 365
 FROZEN_AT_DPD = 60  # lines with a loan this late are frozen (the reassessment rules would have done it)
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+TREND_MIN, TREND_MAX = -0.9, 2.0  # growth reported by a provider, clipped (tiny bases make wild ratios)
 EVENT_KINDS = ("tax_record", "invoice_record", "settlement_record", "external_alert")
 
 
@@ -192,7 +193,7 @@ def simulate_book(accounts: int, seed: int, as_of: date, catalogue: Catalogue, p
     raw_limit = sales * 0.1 * np.exp(rng.normal(0, 0.3, accounts) - 0.5 * _logit(latent_pd) / 4)
     unit = 100_000  # lines in whole thousands of yuan
     limit_fen = np.clip((raw_limit // unit).astype(np.int64) * unit, np.maximum(limit_min, unit), limit_max)
-    rate_bp = np.clip((MIN_RATE_BP + (MAX_RATE_BP - MIN_RATE_BP) * np.clip(latent_pd * 4, 0, 1) + rng.normal(0, 100, accounts)).round(), MIN_RATE_BP, MAX_RATE_BP).astype(np.int64)
+    rate_bp = np.clip((600 + 3_000 * latent_pd + rng.normal(0, 150, accounts)).round(), MIN_RATE_BP, MAX_RATE_BP).astype(np.int64)  # risk-based
     line_age = rng.integers(1, LINE_AGE_MAX_DAYS, accounts)
     line_start = day - _days(line_age)
     line_end = np.array([_add_months(d, 12) for d in line_start.tolist()], dtype="datetime64[D]")
@@ -400,7 +401,7 @@ def _events(facts: pl.DataFrame, rng: np.random.Generator, latent_pd: np.ndarray
             "kind": [kind] * rows.size,
             "event_date": dated[rows],
             "revenue_12m_fen": np.where(np.isfinite(revenue[rows]), revenue[rows], 0).round().astype(np.int64),
-            "trend": np.where(np.isfinite(trend[rows]), trend[rows] - stress[rows], 0.0),
+            "trend": np.clip(np.where(np.isfinite(trend[rows]), trend[rows], 0.0), TREND_MIN, TREND_MAX) - stress[rows],
             "tax_grade": grade[rows] if grade is not None else [None] * rows.size,
             "detail": [None] * rows.size,
         }, schema=EVENT_SCHEMA))
