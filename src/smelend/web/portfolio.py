@@ -1,10 +1,14 @@
 """The portfolio page's figures, read from the store: lines, the loan book, the ledger, delinquency
 buckets, the five-category classification and vintages.
 
-Reuses what the book already computes: :func:`smelend.operations.cob.book_buckets` (the collection
-buckets of the delinquency policy), :func:`smelend.store.lending.book_totals` (what reconciliation
-compares with the ledger) and :func:`smelend.store.ledger.trial_balance` (the balances kept with the
-postings). Amounts stay integer fen here; templates format them.
+Reuses what the book already defines: the delinquency policy's buckets
+(:func:`smelend.servicing.delinquency.bucket`, as :func:`smelend.operations.cob.book_buckets` uses them),
+:func:`smelend.store.lending.book_totals` (what reconciliation compares with the ledger) and
+:func:`smelend.store.ledger.trial_balance` (the balances kept with the postings). Loans are counted and
+summed in the database (grouped by days past due, by category, by day drawn) and only those few groups
+are mapped here, so the page stays quick on a book of a million loans (``benchmarks/dashboard_portfolio.py``
+compares this with ``book_buckets``, which reads every active loan); a test checks both agree. Amounts
+stay integer fen here; templates format them.
 
 A vintage is the loans drawn in one calendar month, followed to today: how much was lent, how much is
 still outstanding, how much of that is 31 days or more past due, and how much was written off. Its
@@ -20,8 +24,8 @@ from decimal import Decimal
 from sqlalchemy import case, func, select
 
 from smelend.ledger import Account
-from smelend.operations.cob import book_buckets
 from smelend.operations.context import Book
+from smelend.servicing.delinquency import bucket
 from smelend.store import ledger as ledger_store
 from smelend.store.lending import book_totals, get_business_day
 from smelend.store.tables import credit_lines, loans
@@ -77,6 +81,10 @@ def portfolio(book: Book) -> Portfolio:
         ).all()
         totals = book_totals(conn)
         kept = ledger_store.trial_balance(conn)
+        late = conn.execute(
+            select(loans.c.days_past_due, func.count(), func.coalesce(func.sum(loans.c.principal_outstanding_fen), 0))
+            .where(loans.c.status == "active").group_by(loans.c.days_past_due)
+        ).all()
         active = conn.execute(
             select(loans.c.category, func.count(), func.coalesce(func.sum(loans.c.principal_outstanding_fen), 0))
             .where(loans.c.status == "active").group_by(loans.c.category)
@@ -89,7 +97,11 @@ def portfolio(book: Book) -> Portfolio:
         ).all()
     by_status = {status: (int(n), int(limit), int(used)) for status, n, limit, used in line_rows}
     open_lines = [by_status.get(s, (0, 0, 0)) for s in ("active", "frozen")]
-    buckets = book_buckets(book)["buckets"]
+    buckets = {name: [0, 0] for name in book.policy.bucket_names}
+    for dpd, n, principal in late:
+        sums = buckets[bucket(int(dpd), book.policy)]
+        sums[0] += int(n)
+        sums[1] += int(principal)
     categories = {category: (int(n), int(p)) for category, n, p in active}
     known = [getattr(c, "value", c) for c in book.policy.classification.min_dpd]
     order = known + sorted(set(categories) - set(known))
@@ -104,7 +116,7 @@ def portfolio(book: Book) -> Portfolio:
         book=totals,
         ledger=tuple((a.value, kept.normal_balance_fen(a)) for a in Account if a in kept.balances_fen),
         ledger_balanced=kept.balanced,
-        buckets=tuple(Row(str(name), v["loans"], v["principal_fen"]) for name, v in buckets.items()),
+        buckets=tuple(Row(name, n, principal) for name, (n, principal) in buckets.items()),
         classification=tuple(Row(c, *categories.get(c, (0, 0))) for c in order),
         vintages=_vintages(drawn),
     )
