@@ -1,4 +1,4 @@
-"""`smelend lines`, `draw`, `repay`, `payoff`, `cob` and `loans`: servicing the book from the command line."""
+"""`smelend lines`, `draw`, `repay`, `payoff` and `loans`: servicing the book from the command line (`cob` is in cli/cob.py)."""
 
 from __future__ import annotations
 
@@ -196,51 +196,6 @@ def payoff(
         "fee": format_yuan(quote.fee_fen),
     }
     emit_json(document) if json_out else stdout.print(document)
-
-
-@app.command()
-def cob(
-    date_: str = typer.Option(..., "--date", help="Close business through this date, YYYY-MM-DD."),
-    batch: bool = typer.Option(False, "--batch", help="Close each chunk of loans with the vectorised path (same results)."),
-    json_out: bool = JSON_OPTION,
-) -> None:
-    """Close of business through a date, day by day: accrual, penalties, days past due, classification, provisions."""
-    through = parse_date(date_, "date")
-    the_book = book()
-    totals = run_cob(the_book, through, batch)
-    emit_json(cob_document(the_book, through, totals)) if json_out else stdout.print(cob_document(the_book, through, totals))
-
-
-def run_cob(the_book: Book, through: date, batch: bool = False) -> cob_ops.CobTotals:
-    """Close business with a progress bar on stderr (stdout stays clean for --json)."""
-    line_ops.recover_pending(the_book)
-    with Progress(console=stderr, transient=True) as progress:
-        task = progress.add_task("close of business", total=None)
-
-        def advance(day: date, done: int) -> None:
-            progress.update(task, description=f"close of business {day}", completed=done)
-
-        return cob_ops.close_business(the_book, through, advance, batch)
-
-
-def cob_document(the_book: Book, through: date, totals: cob_ops.CobTotals) -> dict[str, Any]:
-    kept, recomputed = trial_balance(the_book)
-    standing = cob_ops.book_buckets(the_book)
-    return {
-        "date": through.isoformat(),
-        "days_closed": len(totals.days),
-        "first_day_closed": totals.days[0].isoformat() if totals.days else None,
-        "accounts": sum(b["loans"] for b in standing["buckets"].values()),
-        "loan_days": totals.loan_days,
-        "accrued_interest": format_yuan(totals.interest_fen),
-        "suspended_interest": format_yuan(totals.suspended_interest_fen),
-        "accrued_penalty": format_yuan(totals.penalty_fen + totals.suspended_penalty_fen),
-        "provision_change": format_yuan(totals.provision_change_fen),
-        "collections": totals.collections,
-        "buckets": {name: {"loans": b["loans"], "principal": format_yuan(b["principal_fen"])} for name, b in standing["buckets"].items()},
-        "classification": standing["classification"],
-        "ledger_balanced": kept.balanced and kept == recomputed,
-    }
 
 
 @loans_app.command("show")

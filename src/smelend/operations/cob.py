@@ -59,6 +59,14 @@ def close_business(book: Book, through: date, progress: Progress | None = None, 
 
 
 def close_one_day(book: Book, day: date, totals: CobTotals, batch: bool = False) -> None:
+    close_loans(book, day, totals, batch)
+    finish_day(book, day, totals)
+
+
+def close_loans(book: Book, day: date, totals: CobTotals, batch: bool = False) -> None:
+    """Collections due, then every active loan closed for ``day`` (loans already closed are skipped);
+    the business date does not move (see :func:`finish_day`): the book-wide pipeline runs its other
+    stages in between."""
     totals.collections += collect_due(book, day)
     after_id = 0
     chunk = COB_BATCH_CHUNK_LOANS if batch else COB_CHUNK_LOANS
@@ -77,7 +85,6 @@ def close_one_day(book: Book, day: date, totals: CobTotals, batch: bool = False)
                 totals.suspended_penalty_fen += m.suspended_penalty_fen
                 totals.provision_change_fen += m.provision_change_fen
             after_id = ids[-1]
-    _finish_day(book, day, totals)
 
 
 def _close_chunk(book: Book, conn: Connection, stored: list[StoredLoan], day: date) -> list[DayClose]:
@@ -101,7 +108,8 @@ def _close_chunk_batch(book: Book, conn: Connection, stored: list[StoredLoan], d
     return moved.day_closes()
 
 
-def _finish_day(book: Book, day: date, totals: CobTotals) -> None:
+def finish_day(book: Book, day: date, totals: CobTotals) -> None:
+    """Expire lines whose validity ended, record the day's totals and open the next business day."""
     with book.engine.begin() as conn:
         expire_lines(conn, day)
         if conn.execute(select(cob_runs.c.business_date).where(cob_runs.c.business_date == day)).first() is None:

@@ -118,11 +118,13 @@ def _applied(conn: Connection, rows: list[LineChange]) -> list[LineChange]:
     return [c for c in rows if (current[c.line_id].limit_fen, current[c.line_id].status, current[c.line_id].end_date) == (c.limit_after_fen, c.status_after, c.end_after)]
 
 
-def latest_changes(conn: Connection, line_ids: list[int] | None = None) -> pl.DataFrame:
-    """Each line's latest change: date, action and the temporary part of its limit (for the snapshot)."""
+def latest_changes(conn: Connection, line_ids: list[int] | None = None, before: date | None = None) -> pl.DataFrame:
+    """Each line's latest change (before ``before``): date, action and the temporary part of its limit."""
     latest = select(line_changes.c.line_id, line_changes.c.effective_date, line_changes.c.action, line_changes.c.temp_limit_fen, line_changes.c.temp_limit_until, line_changes.c.id)
     if line_ids is not None:
         latest = latest.where(line_changes.c.line_id.in_(line_ids))
+    if before is not None:
+        latest = latest.where(line_changes.c.effective_date < before)
     rows = conn.execute(latest.order_by(line_changes.c.line_id, line_changes.c.effective_date)).all()
     frame = pl.DataFrame(
         [tuple(r) for r in rows],

@@ -1,0 +1,190 @@
+"""The book-wide close of business for a business date, stage by stage, resumable, idempotent.
+
+For each day from the open business date through the date asked (catching up day by day):
+
+1. ``loans``: auto-debits due, then every active loan closed for the day — accrual, penalties, days
+   past due, classification, provisions — by the servicing engine's vectorised path
+   (:func:`smelend.operations.cob.close_loans`; loans already closed are skipped);
+2. ``snapshot``: the book as of the day (:func:`smelend.store.snapshot.snapshot_book`), with each
+   line's latest change from the change table, written to Parquet under the data folder
+   (``cob/<run id>/snapshot.parquet``) and read back on a rerun, so a resumed run decides on exactly
+   the rows the first attempt saw;
+3. ``work``: the pure per-batch function (behaviour score -> reassessment -> collections actions) on
+   the runner (local process pool or Ray);
+4. ``write``: the changes, their notices and the collections actions, in chunks of
+   :data:`WRITE_CHUNK_ROWS` changes; each chunk's rows and its progress row commit together, so a
+   chunk is written once whatever is killed when;
+5. ``finish``: lines whose validity ended expire, the day's totals are recorded, the run is marked
+   finished and the business date moves on.
+
+The run id is ``cob-<date>``: running a date again finds its run and resumes it (a finished day is
+not reopened: the business date has moved past it). Counts in the summary are what the runs of the
+days closed by this call wrote (a resumed run counts its earlier chunks too); times are per stage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+
+from smelend.cob.runners import Runner
+from smelend.cob.work import BatchWork
+from smelend.lines.settings import CHANGE_KINDS
+from smelend.operations.calendar import days_to_close, start_calendar_if_new
+from smelend.operations.cob import CobTotals, close_loans, finish_day
+from smelend.operations.context import Book
+from smelend.store.cob_runs import FINISHED, done_chunks, finish_run, record_chunk, stage_counts, start_run
+from smelend.store.lending import get_business_day
+from smelend.store.line_changes import Versions, latest_changes, write_changes
+
+WRITE_CHUNK_ROWS = 5_000
+STAGES = ("loans", "snapshot", "work", "write", "finish")
+Progress = Callable[[str, date, int, int], None]  # (stage, day, done, total)
+
+
+@dataclass
+class PipelineResult:
+    days: list[date] = field(default_factory=list)
+    run_ids: list[str] = field(default_factory=list)
+    totals: CobTotals = field(default_factory=CobTotals)
+    changes: Counter[str] = field(default_factory=Counter)
+    collections: Counter[str] = field(default_factory=Counter)
+    lines: int = 0  # lines in the last day's snapshot
+    seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
+
+
+def snapshot_path(data_dir: Path, run_id: str) -> Path:
+    return data_dir / "cob" / run_id / "snapshot.parquet"
+
+
+def run_close_of_business(book: Book, through: date, runner: Runner, data_dir: Path, progress: Progress | None = None, batch: bool = True) -> PipelineResult:
+    """Close every open business day through ``through`` (see the module docstring)."""
+    with book.engine.begin() as conn:
+        start_calendar_if_new(conn, through)
+        current = get_business_day(conn)
+    result = PipelineResult()
+    try:
+        for day in days_to_close(current, through):
+            close_day(book, day, runner, data_dir, result, progress, batch)
+    finally:
+        runner.close()
+    return result
+
+
+def close_day(book: Book, day: date, runner: Runner, data_dir: Path, result: PipelineResult, progress: Progress | None = None, batch: bool = True) -> None:
+    clock = time.perf_counter
+    say = progress or (lambda stage, on, done, total: None)
+    with book.engine.begin() as conn:
+        run_id, status = start_run(conn, day)
+    assert status != FINISHED, f"{run_id} is finished but the business date has not moved past it"
+
+    started = clock()
+    say("loans", day, 0, 0)
+    close_loans(book, day, result.totals, batch)
+    result.seconds["loans"] += clock() - started
+
+    started = clock()
+    say("snapshot", day, 0, 0)
+    snapshot = _snapshot(book, day, snapshot_path(data_dir, run_id))
+    result.seconds["snapshot"] += clock() - started
+    result.lines = snapshot.num_rows
+
+    started = clock()
+    say("work", day, 0, snapshot.num_rows)
+    outputs = runner.run(snapshot, day, lambda done: say("work", day, done, snapshot.num_rows))
+    result.seconds["work"] += clock() - started
+
+    started = clock()
+    versions = _versions(runner, day)
+    changes = pl.from_arrow(outputs["changes"])
+    assert isinstance(changes, pl.DataFrame)
+    collections = outputs.get("collections")
+    _write(book, run_id, day, changes, collections, versions, say)
+    with book.engine.connect() as conn:
+        result.changes.update(stage_counts(conn, run_id, "write"))
+    result.seconds["write"] += clock() - started
+
+    started = clock()
+    say("finish", day, 0, 0)
+    finish_day(book, day, result.totals)
+    with book.engine.begin() as conn:
+        finish_run(conn, run_id, {"changes": {k: result.changes[k] for k in CHANGE_KINDS}, "lines": snapshot.num_rows})
+    result.seconds["finish"] += clock() - started
+    result.days.append(day)
+    result.run_ids.append(run_id)
+
+
+def _versions(runner: Runner, day: date) -> Versions:
+    """What the changes were decided under (the same on every worker: the same files)."""
+    work = BatchWork()
+    v = work.context.versions()
+    return Versions(v["rules"], v["settings"], v["strategy"], work.model_version)
+
+
+def _snapshot(book: Book, day: date, path: Path) -> pa.Table:
+    """The day's snapshot from Parquet if an earlier attempt wrote it, else taken and written (atomically)."""
+    from smelend.store.snapshot import read_parquet, snapshot_book, write_parquet
+
+    if path.is_file():
+        return read_parquet(path)
+    with book.engine.connect() as conn:
+        table = snapshot_book(conn, day)
+        latest = latest_changes(conn, before=day)
+    table = _with_latest_changes(table, latest)
+    partial = path.with_suffix(".partial")
+    write_parquet(table, partial)
+    os.replace(partial, path)
+    return read_parquet(path)
+
+
+def _with_latest_changes(table: pa.Table, latest: pl.DataFrame) -> pa.Table:
+    """Each line's latest change (date, action, and the temporary part of its limit even if its season
+    is over, so reassessment can take it back) from the change table."""
+    columns = ["last_change_date", "last_change_action", "temp_limit_fen", "temp_limit_until"]
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    order = frame.columns
+    joined = frame.drop(columns).join(latest, on="line_id", how="left").select(order)
+    return joined.to_arrow().cast(table.schema)
+
+
+def _write(book: Book, run_id: str, day: date, changes: pl.DataFrame, collections: pa.Table | None, versions: Versions, say: Progress) -> None:
+    with book.engine.connect() as conn:
+        done = done_chunks(conn, run_id, "write")
+    total = changes.height
+    chunks = max(1, -(-total // WRITE_CHUNK_ROWS))
+    for chunk in range(chunks):
+        if chunk in done:
+            continue
+        piece = changes.slice(chunk * WRITE_CHUNK_ROWS, WRITE_CHUNK_ROWS)
+        with book.engine.begin() as conn:
+            counts = write_changes(conn, run_id, piece, versions)
+            if chunk == 0 and collections is not None and collections.num_rows:
+                counts.update(_write_collections(conn, run_id, day, collections))
+            record_chunk(conn, run_id, "write", chunk, piece.height, {k: v for k, v in counts.items() if v})
+        say("write", day, min(total, (chunk + 1) * WRITE_CHUNK_ROWS), total)
+
+
+def _write_collections(conn, run_id: str, day: date, actions: pa.Table) -> Counter[str]:  # type: ignore[no-untyped-def]
+    """Part A's collections writer, keyed by run id (its own idempotency)."""
+    from smelend.store import collections as store_collections  # type: ignore[attr-defined]
+
+    written = store_collections.write_collection_actions(conn, run_id, day, actions)
+    return Counter({f"collections.{k}": v for k, v in (written.items() if isinstance(written, dict) else {"actions": int(written or 0)}.items())})
+
+
+def summary_counts(result: PipelineResult) -> dict[str, int]:
+    return {kind: int(result.changes.get(kind, 0)) for kind in CHANGE_KINDS}
+
+
+def dumps(document: dict) -> str:
+    return json.dumps(document, sort_keys=True)
