@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
+import polars as pl
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Connection, Engine
 
@@ -67,6 +68,7 @@ class GenerationResult:
     as_of: date
     first_line_id: int
     last_line_id: int
+    truth: pl.DataFrame | None = None  # with keep_truth: line_id, latent_pd, default_day, bad_next_12m (the latent path)
 
 
 def generate_book(
@@ -78,6 +80,7 @@ def generate_book(
     policy: delinquency.DelinquencyPolicy,
     progress: Callable[[int], None] | None = None,
     chunk_accounts: int = CHUNK_ACCOUNTS,
+    keep_truth: bool = False,
 ) -> GenerationResult:
     """Write ``accounts`` generated accounts and set the business date to ``as_of`` (last closed the day before).
 
@@ -91,6 +94,7 @@ def generate_book(
     first_line = next_ids["credit_lines"]
     totals = {"loans": 0, "installments": 0, "repayments": 0, "events": 0, "entries": 0}
     done = 0
+    truths: list[pl.DataFrame] = []
     for chunk, begin in enumerate(range(0, accounts, chunk_accounts)):
         size = min(chunk_accounts, accounts - begin)
         book = simulate_book(size, seed, as_of, catalogue, policy, chunk=chunk)
@@ -99,6 +103,11 @@ def generate_book(
             counts = write_chunk(conn, book, next_ids)
         for key, value in counts.items():
             totals[key] += value
+        if keep_truth:
+            truths.append(pl.DataFrame({
+                "line_id": np.arange(size, dtype=np.int64) + next_ids["credit_lines"], "latent_pd": book.latent_pd,
+                "default_day": book.default_day, "bad_next_12m": book.bad_next_12m,
+            }))
         next_ids["enterprises"] += size
         next_ids["credit_lines"] += size
         next_ids["loans"] += book.loans
@@ -109,7 +118,7 @@ def generate_book(
         _reset_sequences(conn)
     return GenerationResult(
         accounts, totals["loans"], totals["installments"], totals["repayments"], totals["events"], totals["entries"], as_of,
-        first_line, first_line + accounts - 1,
+        first_line, first_line + accounts - 1, pl.concat(truths) if keep_truth else None,
     )
 
 
