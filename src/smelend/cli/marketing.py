@@ -444,3 +444,58 @@ def whitelist_command(
     s = result.seconds
     stdout.print(f"{result.customers:,} customers -> base {result.base:,} ({s['base']:.2f} s) -> scorecard approve {result.score_approved:,} ({s['score']:.2f} s) "
                  f"-> decided {result.decided:,} ({s['decide']:.2f} s): {result.approved:,} approved, {result.referred:,} referred, {result.declined:,} declined")
+
+
+@marketing_app.command("retention")
+def retention_command(
+    customers: int = typer.Option(20_000, "--customers", help="Synthetic customers in the book."),
+    seed: int = typer.Option(0, "--seed", help="Random seed (non-negative)."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Attrition model (held-out AUC), reactivation, renewal, limit-increase and reminder offers, CLV by segment, the save list."""
+    from smelend.marketing.clv import clv_by_segment
+    from smelend.marketing.plain import jsonable
+    from smelend.marketing.retention import attrition, offers
+    from smelend.marketing.scoring import score_table
+    from smelend.marketing.segments import segment_table
+    from smelend.risk.strategy import load_strategy
+
+    book = _customers(customers, seed)
+    scores = score_table(book, load_strategy())
+    segments = segment_table(book, scores.pd)
+    model = attrition(book, scores.pd, seed)
+    counts, clv, _ = offers(book, segments["stage"], scores.pd, model.probability)
+    document = {
+        "customers": book.height,
+        "attrition_model": {"auc": model.auc, "base_rate": model.base_rate, "top_decile_rate": model.top_decile_rate, "coefficients": model.coefficients},
+        "offers": jsonable({k: v for k, v in vars(counts).items() if k != "save_list"}),
+        "clv_by_stage": jsonable(clv_by_segment(segments, clv, "stage")),
+        "clv_by_cell": jsonable(clv_by_segment(segments, clv, "cell")),
+        "save_list": jsonable(list(counts.save_list)),
+    }
+    if json_out:
+        emit_json(document)
+        return
+    m = document["attrition_model"]
+    stdout.print(f"attrition model: AUC {m['auc']:.3f} on held-out lines; top decile leaves at {m['top_decile_rate']:.1%} against {m['base_rate']:.1%}")
+    o = document["offers"]
+    stdout.print(f"offers: {o['reactivation']:,} reactivation, {o['renewal']:,} renewal ({o['renewal_without_repaying_principal']:,} without repaying principal first), "
+                 f"{o['limit_increase']:,} limit increases (+{o['limit_increase_total']} yuan), {o['reminders']:,} repayment reminders")
+    for row in document["clv_by_stage"]:
+        stdout.print(f"  CLV {row['segment']:<20} {row['customers']:>9,} customers, mean {row['clv_mean_yuan']:,.0f} yuan")
+
+
+@marketing_app.command("conversion")
+def conversion_command(json_out: bool = JSON_OPTION) -> None:
+    """Approved lines never drawn (by age, largest first) and declined applicants another product would approve."""
+    from smelend.marketing.conversion import conversion
+    from smelend.marketing.plain import jsonable
+
+    document = jsonable(conversion(_data()))
+    if json_out:
+        emit_json(document)
+        return
+    stdout.print(f"{document['approved_not_drawn']:,} of {document['approved']:,} approved lines never drawn ({document['not_drawn_limit']} yuan unused): {document['not_drawn_by_age_days']}")
+    stdout.print(f"{document['declined_eligible_elsewhere']:,} of {document['declined']:,} declined applicants would be approved for another product")
+    for move in document["eligible_elsewhere"]:
+        stdout.print(f"  {move['from_product']} -> {move['to_product']}: {move['applicants']:,} ({move['limit']} yuan)")

@@ -15,6 +15,7 @@ months_on_book              uniform 1..48
 draws_12m                   Poisson(e^(0.8 + 0.6 engagement))
 days_since_last_draw        exponential(45 e^(-0.7 engagement)) days; none without a draw
 line_expires_in_days        uniform 1..365
+next_due_in_days            uniform 0..30 while a balance is out
 late_payments_12m           Poisson(4 x latent PD)
 attrites_90d                logistic(-2.6 - 0.9 engagement + 0.01 days_since_last_draw + 8 (rate - 0.09) - 1.2 utilisation)
 ==========================  ===========================================================================
@@ -62,6 +63,7 @@ def simulate_customers(n: int, seed: int = 0) -> pl.DataFrame:
         "draws_12m": draws.astype(np.int64),
         "days_since_last_draw": since,
         "line_expires_in_days": np.where(has_line, rng.integers(1, 366, n), 0),
+        "next_due_in_days": np.where(has_line & (utilisation > 0), rng.integers(0, 31, n), 0),
         "late_payments_12m": np.where(has_line, rng.poisson(4 * pd), 0).astype(np.int64),
         "attrites_90d": has_line & (rng.random(n) < attrition_p),
     }).with_columns(pl.col("rate").fill_nan(None), pl.col("days_since_last_draw").fill_nan(None))

@@ -106,6 +106,7 @@ APPLICATION_SCHEMA = {
     "engine_outcome": pl.String, "outcome": pl.String, "human_steps": pl.Int64, "requested_fen": pl.Int64,
     "limit_fen": pl.Int64, "rate": pl.Float64, "pd": pl.Float64, "grade": pl.String, "takeup": pl.Float64,
     "funds_rate": pl.Float64, "lgd": pl.Float64, "first_reason": pl.String, "accepted_at": pl.Datetime("us", "UTC"),
+    "alternative_product": pl.String, "alternative_limit_fen": pl.Int64,
 }
 DRAW_SCHEMA = {
     "draw_id": pl.String, "application_id": pl.String, "prospect_id": pl.String, "draw_number": pl.Int64,
@@ -212,6 +213,11 @@ def generate(
             human = 1
             decided_at = decided_at + timedelta(hours=float(rng.exponential(sim.review_hours)))
             outcome = "approve" if rng.random() < sim.review_approve_share and decision.offer is not None else "decline"
+        alternative = None
+        if outcome == "decline":  # would another product take them? (the real decide, same evidence)
+            from smelend.marketing.conversion import alternatives
+
+            alternative = alternatives(application, evidence, strategy, catalogue, pricer)
         price = decision.price or {}
         offer = decision.offer
         takeup = float(price.get("takeup", 0.5)) if price else 0.0
@@ -228,6 +234,7 @@ def generate(
             "rate": float(offer["annual_rate"]) if offer else None, "pd": decision.pd, "grade": decision.grade, "takeup": takeup,
             "funds_rate": float(price["components"]["funds"]) if price else None, "lgd": float(price["lgd"]) if price else None,
             "first_reason": decision.reasons[0].code if decision.reasons else None, "accepted_at": accepted_at,
+            "alternative_product": alternative[0] if alternative else None, "alternative_limit_fen": alternative[1] if alternative else None,
         })
         if accepted_at is None or rng.random() >= sim.draw_share:
             continue
