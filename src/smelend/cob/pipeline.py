@@ -66,7 +66,9 @@ def snapshot_path(data_dir: Path, run_id: str) -> Path:
     return data_dir / "cob" / run_id / "snapshot.parquet"
 
 
-def run_close_of_business(book: Book, through: date, runner: Runner, data_dir: Path, progress: Progress | None = None, batch: bool = True) -> PipelineResult:
+def run_close_of_business(
+    book: Book, through: date, runner: Runner, data_dir: Path, progress: Progress | None = None, batch: bool = True, write_chunk_rows: int = WRITE_CHUNK_ROWS
+) -> PipelineResult:
     """Close every open business day through ``through`` (see the module docstring)."""
     with book.engine.begin() as conn:
         start_calendar_if_new(conn, through)
@@ -74,13 +76,15 @@ def run_close_of_business(book: Book, through: date, runner: Runner, data_dir: P
     result = PipelineResult()
     try:
         for day in days_to_close(current, through):
-            close_day(book, day, runner, data_dir, result, progress, batch)
+            close_day(book, day, runner, data_dir, result, progress, batch, write_chunk_rows)
     finally:
         runner.close()
     return result
 
 
-def close_day(book: Book, day: date, runner: Runner, data_dir: Path, result: PipelineResult, progress: Progress | None = None, batch: bool = True) -> None:
+def close_day(
+    book: Book, day: date, runner: Runner, data_dir: Path, result: PipelineResult, progress: Progress | None = None, batch: bool = True, write_chunk_rows: int = WRITE_CHUNK_ROWS
+) -> None:
     clock = time.perf_counter
     say = progress or (lambda stage, on, done, total: None)
     with book.engine.begin() as conn:
@@ -107,8 +111,9 @@ def close_day(book: Book, day: date, runner: Runner, data_dir: Path, result: Pip
     versions = _versions(runner, day)
     changes = pl.from_arrow(outputs["changes"])
     assert isinstance(changes, pl.DataFrame)
-    collections = outputs.get("collections")
-    _write(book, run_id, day, changes, collections, versions, say)
+    grades = pl.from_arrow(outputs["grades"])
+    assert isinstance(grades, pl.DataFrame)
+    _write(book, run_id, day, changes, grades, versions, say, write_chunk_rows)
     with book.engine.connect() as conn:
         result.changes.update(stage_counts(conn, run_id, "write"))
     result.seconds["write"] += clock() - started
@@ -157,29 +162,38 @@ def _with_latest_changes(table: pa.Table, latest: pl.DataFrame) -> pa.Table:
     return joined.to_arrow().cast(table.schema)
 
 
-def _write(book: Book, run_id: str, day: date, changes: pl.DataFrame, collections: pa.Table | None, versions: Versions, say: Progress) -> None:
+def _write(book: Book, run_id: str, day: date, changes: pl.DataFrame, grades: pl.DataFrame, versions: Versions, say: Progress, chunk_rows: int) -> None:
     with book.engine.connect() as conn:
         done = done_chunks(conn, run_id, "write")
     total = changes.height
-    chunks = max(1, -(-total // WRITE_CHUNK_ROWS))
+    chunks = max(1, -(-total // chunk_rows))
     for chunk in range(chunks):
         if chunk in done:
             continue
-        piece = changes.slice(chunk * WRITE_CHUNK_ROWS, WRITE_CHUNK_ROWS)
+        piece = changes.slice(chunk * chunk_rows, chunk_rows)
         with book.engine.begin() as conn:
             counts = write_changes(conn, run_id, piece, versions)
-            if chunk == 0 and collections is not None and collections.num_rows:
-                counts.update(_write_collections(conn, run_id, day, collections))
+            if chunk == 0:
+                counts.update(_collections(conn, run_id, day, grades))
             record_chunk(conn, run_id, "write", chunk, piece.height, {k: v for k, v in counts.items() if v})
-        say("write", day, min(total, (chunk + 1) * WRITE_CHUNK_ROWS), total)
+        say("write", day, min(total, (chunk + 1) * chunk_rows), total)
 
 
-def _write_collections(conn, run_id: str, day: date, actions: pa.Table) -> Counter[str]:  # type: ignore[no-untyped-def]
-    """Part A's collections writer, keyed by run id (its own idempotency)."""
-    from smelend.store import collections as store_collections  # type: ignore[attr-defined]
+def _collections(conn, run_id: str, day: date, grades: pl.DataFrame) -> Counter[str]:  # type: ignore[no-untyped-def]
+    """The day's collections actions (reminders, dunning, offers of extension or restructuring) over the
+    open loans, with today's behaviour grades, written keyed by run id (:mod:`smelend.store.collections`).
+    A vectorised pass in this process: one row per open loan, read in a few grouped queries."""
+    from smelend.lines.collections import collection_actions
+    from smelend.store.collections import collections_frame, write_collection_actions
 
-    written = store_collections.write_collection_actions(conn, run_id, day, actions)
-    return Counter({f"collections.{k}": v for k, v in (written.items() if isinstance(written, dict) else {"actions": int(written or 0)}.items())})
+    loans_today = collections_frame(conn, day)
+    if loans_today.height == 0:
+        return Counter()
+    today = grades.select("line_id", pl.col("behaviour_grade").alias("_grade"))
+    loans_today = loans_today.join(today, on="line_id", how="left").with_columns(pl.coalesce("_grade", "behaviour_grade").alias("behaviour_grade")).drop("_grade")
+    actions = collection_actions(loans_today, day)
+    write_collection_actions(conn, run_id, actions)
+    return Counter({f"collections.{kind}": n for kind, n in actions.group_by("kind").len().iter_rows()})
 
 
 def summary_counts(result: PipelineResult) -> dict[str, int]:

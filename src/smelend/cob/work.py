@@ -6,8 +6,8 @@ model and the behaviour model. Calling it on a batch (an Arrow table of snapshot
 batch's outputs as Arrow tables by name:
 
 - ``changes``: the line changes of :func:`smelend.lines.reassess.reassess`;
-- ``collections``: the collections actions of :func:`smelend.lines.collections.collection_actions`
-  (when that module is installed; part of the same issue).
+- ``grades``: each line's behaviour grade (and score and PD when the behaviour model gives them),
+  which the collections stage reads.
 
 Nothing here reads or writes the database or the clock: the same batch gives the same outputs on
 every runner, which is what lets the runners be compared row for row.
@@ -48,14 +48,6 @@ def _behaviour() -> tuple[Any, Any] | None:
     return model, score_behaviour
 
 
-def _collections() -> Any | None:
-    try:
-        from smelend.lines.collections import collection_actions
-    except ImportError:
-        return None
-    return collection_actions
-
-
 def interim_grade() -> pl.Expr:
     """A stand-in behaviour grade from days past due alone, used only while ``smelend.lines.behaviour``
     (the trained behaviour scorecard, part A of the issue) is not installed: A when never late in the
@@ -79,7 +71,6 @@ class BatchWork:
     def __init__(self, context: ReassessContext | None = None) -> None:
         self.context = context or shared_context()
         self.behaviour = _behaviour()
-        self.collection_actions = _collections()
 
     @property
     def model_version(self) -> str:
@@ -97,11 +88,8 @@ class BatchWork:
                 frame = score(frame, model)
             else:
                 frame = frame.with_columns(interim_grade())
-        outputs = {"changes": reassess(frame, as_of, self.context).to_arrow()}
-        if self.collection_actions is not None and "max_dpd" in frame.columns and "next_due_date" in frame.columns:
-            actions = self.collection_actions(frame, as_of)
-            outputs["collections"] = (actions if isinstance(actions, pa.Table) else actions.to_arrow())
-        return outputs
+        grades = [c for c in ("line_id", "behaviour_grade", "behaviour_score", "behaviour_pd") if c in frame.columns]
+        return {"changes": reassess(frame, as_of, self.context).to_arrow(), "grades": frame.select(grades).to_arrow()}
 
 
 def pack(outputs: dict[str, pa.Table]) -> pa.Table:
