@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
+from sqlalchemy.engine import Connection
 
 from smelend.errors import Collector, InvalidInput
-from smelend.operations.calendar import refuse_if_past, start_calendar_if_new
+from smelend.operations.calendar import days_to_close, refuse_if_past, start_calendar_if_new
 from smelend.operations.context import DISBURSEMENT_ATTEMPTS, Book
 from smelend.products import Product
 from smelend.servicing import lifecycle
@@ -19,7 +21,8 @@ from smelend.servicing.loan import MAX_RATE_DECIMALS, LoanState, LoanTermsOnFile
 from smelend.servicing.payments import PaymentFailed, Transfer, with_retries
 from smelend.servicing.schedule import LoanTerms
 from smelend.store import get_or_create_enterprise
-from smelend.store.lending import get_line, insert_line, insert_loan, load_loan, release, reserve, save_loan, set_line_status
+from smelend.store.db import reading
+from smelend.store.lending import get_line, insert_line, insert_loan, line_of_loan, load_loan, release, reserve, save_loan, set_line_status
 from smelend.store.ledger import post_entry
 from smelend.store.tables import ENTERPRISE_NAME_MAX_CHARS
 
@@ -30,14 +33,20 @@ class DisbursementFailed(RuntimeError):
     """The bank core refused the disbursement after every retry; the draw was cancelled, nothing posted."""
 
 
-def bring_to(book: Book, day: date) -> None:
-    """Close every business day before ``day`` so an operation on ``day`` sees an up-to-date book."""
+def bring_to(book: Book, day: date) -> bool:
+    """Close every business day before ``day`` so an operation on ``day`` sees an up-to-date book; True
+    when there was something to do (the usual case, nothing, costs one read without the write lock)."""
     from smelend.operations.cob import close_business
 
+    with reading(book.engine) as conn:
+        current = refuse_if_past(conn, day)
+    if current.business_date is not None and not days_to_close(current, day - timedelta(days=1)):
+        return False
     with book.engine.begin() as conn:
         refuse_if_past(conn, day)
         start_calendar_if_new(conn, day)
     close_business(book, day - timedelta(days=1))
+    return True
 
 
 def open_line(book: Book, uscc: str, product_id: str, limit_fen: int, annual_rate: Decimal, start: date, end: date | None = None, name: str | None = None) -> CreditLine:
@@ -108,13 +117,18 @@ def contract_for(product: Product, line: CreditLine, request: DrawRequest) -> Lo
     )
 
 
-def draw(book: Book, request: DrawRequest) -> LoanState:
+Recorder = Callable[[Connection, LoanState], None]  # more writes in the same transaction (audit, notices)
+
+
+def draw(book: Book, request: DrawRequest, record: Recorder | None = None) -> LoanState:
     """Reserve the line, record the loan pending, disburse through the bank core, then activate and post.
 
     A draw the line cannot take is refused before anything is written. A disbursement the bank core
     refuses after :data:`DISBURSEMENT_ATTEMPTS` tries cancels the loan and gives the line back.
+    ``record(conn, state)`` runs in the transaction that activates the loan, so what the caller writes
+    about the draw (an audit row, a partner notice) commits with it or not at all.
     """
-    with book.engine.connect() as conn:
+    with reading(book.engine) as conn:
         refuse_if_past(conn, request.day)
         line = get_line(conn, request.line_id)
     line.refuse_draw(request.amount_fen, request.day)
@@ -135,14 +149,14 @@ def draw(book: Book, request: DrawRequest) -> LoanState:
             save_loan(conn, stored, lifecycle.cancel(stored.state))
             release(conn, line.id, request.amount_fen)
         raise DisbursementFailed(f"disbursement of loan {state.id} failed: {failure}") from None
-    return confirm_disbursement(book, state.id)
+    return confirm_disbursement(book, state.id, record)
 
 
-def confirm_disbursement(book: Book, loan_id: int) -> LoanState:
-    """The bank core settled the disbursement: activate the loan and post it (idempotent)."""
+def confirm_disbursement(book: Book, loan_id: int, record: Recorder | None = None) -> LoanState:
+    """The bank core settled the disbursement: activate the loan and post it (idempotent; ``record`` runs
+    only when this call activates it)."""
     with book.engine.begin() as conn:
-        stored = load_loan(conn, loan_id)
-        get_line(conn, stored.state.line_id, for_update=True)
+        get_line(conn, line_of_loan(conn, loan_id), for_update=True)
         stored = load_loan(conn, loan_id, for_update=True)
         if stored.state.status is not stored.state.status.PENDING:
             return stored.state
@@ -150,6 +164,8 @@ def confirm_disbursement(book: Book, loan_id: int) -> LoanState:
         post_entry(conn, entry)
         state = _catch_up(book, conn, state)
         save_loan(conn, stored, state)
+        if record is not None:
+            record(conn, state)
         return state
 
 

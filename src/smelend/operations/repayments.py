@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import date
 
 from sqlalchemy.engine import Connection
@@ -16,10 +17,12 @@ from smelend.servicing.credit_line import LineStatus
 from smelend.servicing.loan import LoanState, LoanStatus
 from smelend.servicing.payments import PaymentFailed, Transfer, with_retries
 from smelend.servicing.repayment import PayoffQuote, apply_payment, parse_order, payoff_quote
+from smelend.store.db import reading
 from smelend.store.ledger import post_entry
 from smelend.store.lending import (
     auto_debit_loans_due,
     get_line,
+    line_of_loan,
     load_loan,
     record_repayment,
     release,
@@ -29,22 +32,31 @@ from smelend.store.lending import (
 )
 
 
-def repay(book: Book, loan_id: int, amount_fen: int, day: date) -> tuple[LoanState, Receipt]:
-    """Money paid in by the borrower on ``day``: received through the bank core, then applied."""
+Recorder = Callable[[Connection, LoanState, Receipt], None]  # more writes in the same transaction (audit, notices)
+
+
+def repay(book: Book, loan_id: int, amount_fen: int, day: date, record: Recorder | None = None) -> tuple[LoanState, Receipt]:
+    """Money paid in by the borrower on ``day``: received through the bank core, then applied.
+
+    ``record(conn, state, receipt)`` runs in the transaction that applies the money, so what the caller
+    writes about it (an audit row, a partner notice) commits with it or not at all.
+    """
     from smelend.operations.lines import bring_to
 
-    with book.engine.begin() as conn:
+    with reading(book.engine) as conn:
         refuse_if_past(conn, day)
-        state = load_loan(conn, loan_id).state
-        _refuse_repayment(state, amount_fen, day)
-    bring_to(book, day)
-    with book.engine.connect() as conn:  # closing the days before may have settled the loan (an auto-debit)
         _refuse_repayment(load_loan(conn, loan_id).state, amount_fen, day)
+    if bring_to(book, day):
+        with reading(book.engine) as conn:  # closing the days before may have settled the loan (an auto-debit)
+            _refuse_repayment(load_loan(conn, loan_id).state, amount_fen, day)
     instruction = f"paid-in:{loan_id}:{day.isoformat()}:{secrets.token_hex(6)}"
     transfer = Transfer(instruction, "paid_in", loan_id, amount_fen, day, f"loan:{loan_id}")
     with_retries(lambda: book.gateway.receive(transfer), COLLECTION_ATTEMPTS)
     with book.engine.begin() as conn:
-        return apply_receipt(book, conn, loan_id, amount_fen, day, instruction, "paid-in")
+        state, applied = apply_receipt(book, conn, loan_id, amount_fen, day, instruction, "paid-in")
+        if record is not None:
+            record(conn, state, applied)
+        return state, applied
 
 
 def _refuse_repayment(state: LoanState, amount_fen: int, day: date) -> None:
@@ -58,13 +70,12 @@ def _refuse_repayment(state: LoanState, amount_fen: int, day: date) -> None:
 
 def apply_receipt(book: Book, conn: Connection, loan_id: int, amount_fen: int, day: date, instruction_id: str, channel: str) -> tuple[LoanState, Receipt]:
     """Apply settled money to a loan in the caller's transaction (lock order: line, then loan)."""
-    line_id = load_loan(conn, loan_id).state.line_id
-    get_line(conn, line_id, for_update=True)
+    line_id = line_of_loan(conn, loan_id)
+    product_id = get_line(conn, line_id, for_update=True).product_id
     stored = load_loan(conn, loan_id, for_update=True)
     if stored.state.status is LoanStatus.CLOSED:
         return _hold_as_credit(conn, stored, amount_fen, day, instruction_id, channel)
     was_written_off = stored.state.status is LoanStatus.WRITTEN_OFF
-    product_id = get_line(conn, line_id).product_id
     order = parse_order(book.catalogue[product_id].allocation_order) if product_id in book.catalogue else book.allocation_order
     state, applied, entry = apply_payment(stored.state, amount_fen, day, f"repayment:{instruction_id}", order)
     save_loan(conn, stored, state)

@@ -29,6 +29,7 @@ from smelend.cli.servicing import line_document, loan_document
 from smelend.money import format_yuan, parse_yuan
 from smelend.operations import lines as line_ops
 from smelend.servicing.credit_line import LineStatus
+from smelend.servicing.loan import LoanState
 from smelend.store.db import reading
 from smelend.store import origination as store
 from smelend.store.lending import get_line, set_line_status
@@ -83,15 +84,17 @@ async def draw(line_id: RowId, body: DrawIn, request: Request, principal: Princi
         with reading(svc.engine) as conn:
             readable_line(conn, principal, line_id)
             day = business_today(conn, svc)
-        try:
-            state = line_ops.draw(svc.book, line_ops.DrawRequest(line_id, amount_fen, body.method, body.term, day))
-        except line_ops.DisbursementFailed:
-            raise ApiError(503, "disbursement", "the bank core refused the disbursement; the draw was cancelled, try again later") from None
-        with svc.engine.begin() as conn:
+
+        def record(conn: Connection, state: LoanState) -> None:  # with the loan's activation, in its transaction
             common.notify(conn, svc, store.owner_of_line(conn, line_id).partner_id, "loan.disbursed", {"line": line_id, "loan": state.id, "status": state.status.value})
             common.audit(conn, principal, "line.draw", "loan", state.id, None, {
                 "line": line_id, "amount": format_yuan(amount_fen), "method": body.method.value, "term": body.term, "date": day.isoformat(),
             })
+
+        try:
+            state = line_ops.draw(svc.book, line_ops.DrawRequest(line_id, amount_fen, body.method, body.term, day), record)
+        except line_ops.DisbursementFailed:
+            raise ApiError(503, "disbursement", "the bank core refused the disbursement; the draw was cancelled, try again later") from None
         return 201, loan_document(state)
 
     return await common.post_call(request, principal, work)

@@ -27,7 +27,9 @@ from smelend.api.security import authenticate, require_kind
 from smelend.cli.servicing import allocation_document, loan_document
 from smelend.errors import InvalidInput
 from smelend.money import format_yuan, parse_yuan
+from smelend.ledger.rules import Receipt
 from smelend.operations import repayments as repayment_ops
+from smelend.servicing.loan import LoanState
 from smelend.store.db import reading
 from smelend.store import origination as store
 from smelend.store.lending import load_loan
@@ -97,11 +99,14 @@ async def repay(loan_id: RowId, body: RepaymentIn, request: Request, principal: 
         amount_fen = parse_yuan(body.amount, "amount")
         if amount_fen <= 0:
             raise InvalidInput.one("amount", "must be greater than zero")
-        state, applied = repayment_ops.repay(svc.book, loan_id, amount_fen, day)
-        allocation = allocation_document(applied)
-        with svc.engine.begin() as conn:
+
+        def record(conn: Connection, state: LoanState, applied: Receipt) -> None:  # with the money, in its transaction
             common.notify(conn, svc, store.owner_of_loan(conn, loan_id).partner_id, "loan.repaid", {"loan": loan_id, "status": state.status.value})
-            common.audit(conn, principal, "loan.repay", "loan", loan_id, None, {"amount": format_yuan(amount_fen), "date": day.isoformat(), "allocation": allocation, "status": state.status.value})
-        return 201, {"allocation": allocation, "loan": loan_document(state)}
+            common.audit(conn, principal, "loan.repay", "loan", loan_id, None, {
+                "amount": format_yuan(amount_fen), "date": day.isoformat(), "allocation": allocation_document(applied), "status": state.status.value,
+            })
+
+        state, applied = repayment_ops.repay(svc.book, loan_id, amount_fen, day, record)
+        return 201, {"allocation": allocation_document(applied), "loan": loan_document(state)}
 
     return await common.post_call(request, principal, work)
