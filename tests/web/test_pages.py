@@ -71,6 +71,11 @@ def test_portfolio_figures_equal_the_store(seeded: Seeded) -> None:
     ledger = {row[0]: fen(row[1]) for row in table_rows(page, "ledger")}
     assert ledger == {a.value: kept.normal_balance_fen(a) for a in kept.balances_fen}
     assert ledger["principal_receivable"] == totals["principal"] and "balanced" in page
+    import re
+
+    for figure, key in (("principal-total", "principal"), ("interest-total", "interest"), ("provision-total", "provision")):
+        shown_fen = fen(re.search(rf'id="{figure}">([^<]+)<', page).group(1))  # type: ignore[union-attr]
+        assert shown_fen == totals[key] and shown_fen > 0, figure  # the loan book's own sums
     vintages = table_rows(page, "vintages")
     assert len(vintages) == 2  # the first draws, and the draw after close of business moved into a later month
     assert sum(int(v[1]) for v in vintages) == len(seeded.loans) and sum(fen(v[2]) for v in vintages) == sum(lent.values()) - len(seeded.loans)

@@ -2,13 +2,13 @@
 buckets, the five-category classification and vintages.
 
 Reuses what the book already defines: the delinquency policy's buckets
-(:func:`smelend.servicing.delinquency.bucket`, as :func:`smelend.operations.cob.book_buckets` uses them),
-:func:`smelend.store.lending.book_totals` (what reconciliation compares with the ledger) and
-:func:`smelend.store.ledger.trial_balance` (the balances kept with the postings). Loans are counted and
-summed in the database (grouped by days past due, by category, by day drawn) and only those few groups
-are mapped here, so the page stays quick on a book of a million loans (``benchmarks/dashboard_portfolio.py``
-compares this with ``book_buckets``, which reads every active loan); a test checks both agree. Amounts
-stay integer fen here; templates format them.
+(:func:`smelend.servicing.delinquency.bucket`, as :func:`smelend.operations.cob.book_buckets` uses them)
+and :func:`smelend.store.ledger.trial_balance` (the balances kept with the postings: interest, penalty,
+provisions and customer credit are shown from there; ``ledger reconcile`` proves them equal to the
+loans'). Loans are counted and summed in the database in two scans (grouped by days past due and
+category, and by day drawn) and only those groups are mapped here, so no loan row reaches Python;
+``benchmarks/dashboard_portfolio.py`` compares this with ``book_buckets``, which reads every active
+loan, and a test checks both agree. Amounts stay integer fen here; templates format them.
 
 A vintage is the loans drawn in one calendar month, followed to today: how much was lent, how much is
 still outstanding, how much of that is 31 days or more past due, and how much was written off. Its
@@ -27,11 +27,17 @@ from smelend.ledger import Account
 from smelend.operations.context import Book
 from smelend.servicing.delinquency import bucket
 from smelend.store import ledger as ledger_store
-from smelend.store.lending import book_totals, get_business_day
+from smelend.store.lending import get_business_day
 from smelend.store.tables import credit_lines, loans
 
 VINTAGE_BAD_DPD = 31  # "30+ days past due": the usual vintage threshold
 DISBURSED = ("active", "closed", "written-off")  # loans whose money went out (not pending or cancelled)
+LEDGER_FIGURES = {  # receivables shown from the ledger's kept balances (reconciliation proves them equal to the loans')
+    "interest": Account.INTEREST_RECEIVABLE,
+    "penalty": Account.PENALTY_RECEIVABLE,
+    "provision": Account.LOAN_LOSS_ALLOWANCE,
+    "credit": Account.CUSTOMER_CREDIT,
+}
 
 
 @dataclass(frozen=True)
@@ -64,7 +70,7 @@ class Portfolio:
     limit_fen: int  # of active and frozen lines
     used_fen: int
     loans_active: int
-    book: dict[str, int]  # book_totals: principal, interest, penalty, provision, credit
+    book: dict[str, int]  # principal (active loans), interest, penalty, provision, credit (the ledger's kept balances)
     ledger: tuple[tuple[str, int], ...]  # (account, balance on its normal side)
     ledger_balanced: bool
     buckets: tuple[Row, ...]
@@ -79,15 +85,10 @@ def portfolio(book: Book) -> Portfolio:
             select(credit_lines.c.status, func.count(), func.coalesce(func.sum(credit_lines.c.limit_fen), 0), func.coalesce(func.sum(credit_lines.c.used_fen), 0))
             .group_by(credit_lines.c.status)
         ).all()
-        totals = book_totals(conn)
         kept = ledger_store.trial_balance(conn)
-        late = conn.execute(
-            select(loans.c.days_past_due, func.count(), func.coalesce(func.sum(loans.c.principal_outstanding_fen), 0))
-            .where(loans.c.status == "active").group_by(loans.c.days_past_due)
-        ).all()
-        active = conn.execute(
-            select(loans.c.category, func.count(), func.coalesce(func.sum(loans.c.principal_outstanding_fen), 0))
-            .where(loans.c.status == "active").group_by(loans.c.category)
+        active = conn.execute(  # one scan for buckets and classification: a few hundred (DPD, category) groups
+            select(loans.c.days_past_due, loans.c.category, func.count(), func.coalesce(func.sum(loans.c.principal_outstanding_fen), 0))
+            .where(loans.c.status == "active").group_by(loans.c.days_past_due, loans.c.category)
         ).all()
         active_left = case((loans.c.status == "active", loans.c.principal_outstanding_fen), else_=0)
         late_left = case(((loans.c.status == "active") & (loans.c.days_past_due >= VINTAGE_BAD_DPD), loans.c.principal_outstanding_fen), else_=0)
@@ -98,11 +99,13 @@ def portfolio(book: Book) -> Portfolio:
     by_status = {status: (int(n), int(limit), int(used)) for status, n, limit, used in line_rows}
     open_lines = [by_status.get(s, (0, 0, 0)) for s in ("active", "frozen")]
     buckets = {name: [0, 0] for name in book.policy.bucket_names}
-    for dpd, n, principal in late:
-        sums = buckets[bucket(int(dpd), book.policy)]
-        sums[0] += int(n)
-        sums[1] += int(principal)
-    categories = {category: (int(n), int(p)) for category, n, p in active}
+    by_category: dict[str, list[int]] = {}
+    for dpd, category, n, principal in active:
+        for sums in (buckets[bucket(int(dpd), book.policy)], by_category.setdefault(str(category), [0, 0])):
+            sums[0] += int(n)
+            sums[1] += int(principal)
+    categories = {category: (n, p) for category, (n, p) in by_category.items()}
+    receivables = {name: kept.normal_balance_fen(account) for name, account in LEDGER_FIGURES.items()}
     known = [getattr(c, "value", c) for c in book.policy.classification.min_dpd]
     order = known + sorted(set(categories) - set(known))
     return Portfolio(
@@ -113,7 +116,7 @@ def portfolio(book: Book) -> Portfolio:
         limit_fen=sum(v[1] for v in open_lines),
         used_fen=sum(v[2] for v in open_lines),
         loans_active=sum(n for n, _ in categories.values()),
-        book=totals,
+        book={"principal": sum(p for _, p in categories.values()), **receivables},
         ledger=tuple((a.value, kept.normal_balance_fen(a)) for a in Account if a in kept.balances_fen),
         ledger_balanced=kept.balanced,
         buckets=tuple(Row(name, n, principal) for name, (n, principal) in buckets.items()),
