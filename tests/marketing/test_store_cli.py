@@ -94,7 +94,20 @@ def test_segment_runs_replace_by_name(engine) -> None:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*SMELEND, "marketing", *args], capture_output=True, text=True, timeout=300)
+    """``smelend marketing ...`` in process (the interpreter and imports are paid once, not per call)."""
+    import contextlib
+    import io
+
+    from smelend.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(["marketing", *args])
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
 
 
 def test_commands_on_the_database(db_url: str, tmp_path) -> None:
@@ -152,3 +165,43 @@ def test_campaign_command_records_grants_and_posts_costs(db_url: str) -> None:
     from decimal import Decimal
 
     assert Decimal(tb.normal_balance_fen(Account.MARKETING_EXPENSE)) / 100 == Decimal(recorded["coupon_cost_posted"])
+
+
+def test_segments_record_and_conversion_commands(db_url: str, tmp_path) -> None:
+    from smelend.store.marketing import replace_data
+
+    engine = open_store(db_url)
+    try:
+        with engine.begin() as conn:
+            replace_data(conn, handmade())
+    finally:
+        engine.dispose()
+    done = cli("segments", "--customers", "500", "--clusters", "3", "--record", "run-1", "--json", "--html", str(tmp_path / "segments.html"))
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["recorded"] == 500 and len(document["clusters"]) == 3
+    assert counts_of(db_url)["segment_assignments"] == 500
+    assert 'data-kind="segment-map"' in (tmp_path / "segments.html").read_text()
+    before = counts_of(db_url)
+    bad = cli("segments", "--customers", "500", "--clusters", "1", "--record", "run-2")
+    assert bad.returncode == 2 and "--clusters" in bad.stderr and counts_of(db_url) == before
+    conversion = cli("conversion", "--json")
+    assert conversion.returncode == 0, conversion.stderr
+    assert json.loads(conversion.stdout)["declined_eligible_elsewhere"] == 1
+
+
+def test_whitelist_and_retention_commands(tmp_path, smelend_env) -> None:
+    out = tmp_path / "list.csv"
+    done = cli("whitelist", "--customers", "2000", "--size", "20", "--out", str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    lines = out.read_text().splitlines()
+    assert lines[0] == "customer_id,product_id,limit,rate,apr,pd,grade,reasons" and len(lines) == 1 + document["approved"]
+    assert document["decided"] == 20 and set(document["seconds"]) == {"base", "score", "decide"}
+    retention = cli("retention", "--customers", "3000", "--json")
+    assert retention.returncode == 0, retention.stderr
+    r = json.loads(retention.stdout)
+    assert r["attrition_model"]["auc"] > 0.7 and set(r["offers"]) >= {"reactivation", "renewal", "limit_increase", "reminders"}
+    for args, option in ((("whitelist", "--customers", "0"), "--customers"), (("whitelist", "--size", "0"), "--size"), (("retention", "--seed", "-1"), "--seed")):
+        bad = cli(*args)
+        assert bad.returncode == 2 and option in bad.stderr and bad.stdout == "", args
