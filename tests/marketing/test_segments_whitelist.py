@@ -36,15 +36,15 @@ def test_batch_scores_equal_the_per_application_scorecard(book, scores) -> None:
 
 def test_life_cycle_rules_exactly(book, scores) -> None:
     settings = load_segment_settings()
-    seg = segment_table(book, scores.pd).join(book.select("customer_id", "has_line", "draws_12m", "days_since_last_draw"), on="customer_id")
-    assert set(seg["stage"].unique()) <= set(STAGES)
+    seg = segment_table(book, scores.pd).join(book.select("customer_id", "has_line", "applied", "draws_12m", "days_since_last_draw", "months_on_book"), on="customer_id")
+    assert set(seg["stage"].unique()) == set(STAGES)  # the book has every stage
     dormant, churned = settings.life_cycle.dormant_after_days, settings.life_cycle.churned_after_days
     for row in seg.iter_rows(named=True):
         since = row["days_since_last_draw"]
         if not row["has_line"]:
-            expected = "prospect"
+            expected = "applicant" if row["applied"] else "prospect"
         elif row["draws_12m"] == 0:
-            expected = "approved-not-drawn" if since is None or since <= churned else "churned"
+            expected = "approved-not-drawn" if row["months_on_book"] * 30 <= churned else "churned"
         elif since > churned:
             expected = "churned"
         elif since > dormant:

@@ -390,7 +390,10 @@ def segments_command(
         from smelend.marketing.report import Page, segment_map_chart, table
 
         page = Page("Segments")
-        page.chart(segment_map_chart(document["value_risk_grid"]), "segment-map")
+        from smelend.marketing.segments import load_segment_settings
+
+        bands = load_segment_settings()
+        page.chart(segment_map_chart(document["value_risk_grid"], [b.band for b in bands.value_bands], [b.band for b in bands.risk_bands]), "segment-map")
         page.html(table(["kind", "segment", "customers", "share", "mean PD", "mean expected margin (yuan)", "strategy"],
                         [[p["kind"], p["segment"], p["customers"], p["share"], p["mean_pd"], p["mean_expected_margin_yuan"], "" if p["strategy"] is None else p["strategy"]["message"]] for p in document["segments"]]))
         page.heading("Clusters")

@@ -8,16 +8,18 @@ test can check a model against: ``attrites_90d`` (the customer leaves in the nex
 
 ==========================  ===========================================================================
 has_line                    45% of customers (more among existing relationships)
+applied                     15% of those without a line applied once and were not approved
 limit_fen                   LN(200,000 CNY, 0.8), to 1,000 CNY
 utilisation                 Beta(2, 3) shifted by engagement, 0..1
 rate                        5% + 2.5 x latent PD^0.5 + N(0, 1%), 4.35%..24%
 months_on_book              uniform 1..48
 draws_12m                   Poisson(e^(0.8 + 0.6 engagement))
-days_since_last_draw        exponential(45 e^(-0.7 engagement)) days; none without a draw
+days_since_last_draw        exponential(45 e^(-0.7 engagement)) days; none without a draw in 12 months
 line_expires_in_days        uniform 1..365
 next_due_in_days            uniform 0..30 while a balance is out
 late_payments_12m           Poisson(4 x latent PD)
-attrites_90d                logistic(-2.6 - 0.9 engagement + 0.01 days_since_last_draw + 8 (rate - 0.09) - 1.2 utilisation)
+attrites_90d                logistic(-2.6 - 0.9 engagement + 0.01 idle days + 8 (rate - 0.09) - 1.2 utilisation); idle days:
+                            since the last draw, or since the line opened (30 x months on book) if never drawn
 ==========================  ===========================================================================
 """
 
@@ -50,16 +52,18 @@ def simulate_customers(n: int, seed: int = 0) -> pl.DataFrame:
     rate = np.where(has_line, np.clip(0.05 + 2.5 * np.sqrt(pd) * 0.1 + rng.normal(0, 0.01, n), 0.0435, 0.24), np.nan)
     draws = np.where(has_line, rng.poisson(np.exp(0.8 + 0.6 * engagement)), 0)
     since = np.where(draws > 0, np.ceil(rng.exponential(45 * np.exp(-0.7 * engagement))), np.nan)
-    since = np.where(has_line & (draws == 0), 365 + np.ceil(rng.exponential(120, n)), since)  # a line not drawn this year
-    attrition_p = _sigmoid(-2.6 - 0.9 * engagement + 0.01 * np.nan_to_num(since, nan=0.0) + 8 * (np.nan_to_num(rate, nan=0.09) - 0.09) - 1.2 * utilisation)
+    months_on_book = np.where(has_line, rng.integers(1, 49, n), 0)
+    idle_days = np.where(np.isnan(since), months_on_book * 30.0, since)  # never drawn: idle since the line opened
+    attrition_p = _sigmoid(-2.6 - 0.9 * engagement + 0.01 * idle_days + 8 * (np.nan_to_num(rate, nan=0.09) - 0.09) - 1.2 * utilisation)
     behaviour = pl.DataFrame({
         "customer_id": [f"C{seed}-{i + 1:07d}" for i in range(n)],
         "has_line": has_line,
+        "applied": ~has_line & (rng.random(n) < 0.15),
         "limit_fen": limit,
         "balance_fen": (limit * utilisation).astype(np.int64) // YUAN * YUAN,
         "utilisation": utilisation,
         "rate": rate,
-        "months_on_book": np.where(has_line, rng.integers(1, 49, n), 0),
+        "months_on_book": months_on_book,
         "draws_12m": draws.astype(np.int64),
         "days_since_last_draw": since,
         "line_expires_in_days": np.where(has_line, rng.integers(1, 366, n), 0),

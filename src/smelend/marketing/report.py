@@ -94,9 +94,13 @@ def qini_chart(curves: dict[str, tuple[Sequence[float], Sequence[float]]]) -> go
     return fig
 
 
-def segment_map_chart(cells: Sequence[dict[str, Any]]) -> go.Figure:
-    values = sorted({c["value_band"] for c in cells})
-    risks = sorted({c["risk_band"] for c in cells})
+def segment_map_chart(cells: Sequence[dict[str, Any]], value_order: Sequence[str] = (), risk_order: Sequence[str] = ()) -> go.Figure:
+    """Customers per value x risk cell; bands in the settings' order (low to high), others after them."""
+    def ordered(found: set[str], order: Sequence[str]) -> list[str]:
+        return [b for b in order if b in found] + sorted(found - set(order))
+
+    values = ordered({c["value_band"] for c in cells}, value_order)
+    risks = ordered({c["risk_band"] for c in cells}, risk_order)
     z = [[next((c["customers"] for c in cells if c["value_band"] == v and c["risk_band"] == r), 0) for v in values] for r in risks]
     fig = go.Figure(go.Heatmap(z=z, x=[_label(v) for v in values], y=[_label(r) for r in risks], colorscale="Blues"))
     fig.update_layout(title="Segment map: customers by value x risk", xaxis_title="value band", yaxis_title="risk band")

@@ -20,7 +20,7 @@ from smelend.datafiles import load_yaml_model
 from smelend.marketing.channels import DATA_DIR
 from smelend.marketing.clv import clv_yuan
 
-MODEL_FEATURES = ("days_since_last_draw", "utilisation", "rate", "months_on_book", "draws_12m", "late_payments_12m", "log_limit", "pd")
+MODEL_FEATURES = ("days_since_last_draw", "utilisation", "rate", "months_on_book", "draws_12m", "late_payments_12m", "log_limit", "pd")  # recency: never drawn -> days since the line opened
 
 
 class _Strict(BaseModel):
@@ -84,7 +84,7 @@ def load_retention_settings(path: Path | None = None) -> RetentionSettings:
 
 def model_frame(book: pl.DataFrame, pd: np.ndarray) -> np.ndarray:
     return book.with_columns(pl.Series("pd", pd, dtype=pl.Float64)).select(
-        pl.col("days_since_last_draw").fill_null(400.0), pl.col("utilisation").fill_null(0.0), pl.col("rate").fill_null(0.09),
+        pl.col("days_since_last_draw").fill_null(pl.col("months_on_book") * 30.0), pl.col("utilisation").fill_null(0.0), pl.col("rate").fill_null(0.09),
         pl.col("months_on_book").cast(pl.Float64), pl.col("draws_12m").cast(pl.Float64), pl.col("late_payments_12m").cast(pl.Float64),
         (pl.col("limit_fen").cast(pl.Float64) / 100 + 1).log().alias("log_limit"), pl.col("pd"),
     ).to_numpy()

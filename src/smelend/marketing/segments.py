@@ -3,7 +3,7 @@ strategy per segment, all from ``data/segments.yaml``.
 
 Everything is a polars expression over the customer table, so a million customers segment in about a
 second. Life cycle: *prospect* (no line, never applied), *applicant* (applied, no line), *approved-not-drawn*
-(a line never drawn), *active*, *dormant* (no draw for ``dormant_after_days``), *churned* (none for
+(no draw in 12 months on a line open less than ``churned_after_days``), *active*, *dormant* (no draw for ``dormant_after_days``), *churned* (none for
 ``churned_after_days``). Value is the expected annual margin of the line (or, without one, of a line
 sized at 10% of sales); risk is the PD of the real scorecards.
 """
@@ -121,7 +121,8 @@ def segment_table(customers: pl.DataFrame, pd: np.ndarray, settings: SegmentSett
     since = pl.col("days_since_last_draw")
     stage = (
         pl.when(~pl.col("has_line")).then(pl.when(applied).then(pl.lit("applicant")).otherwise(pl.lit("prospect")))
-        .when(pl.col("draws_12m").fill_null(0) == 0).then(pl.when(since.is_null() | (since <= lc.churned_after_days)).then(pl.lit("approved-not-drawn")).otherwise(pl.lit("churned")))
+        .when(pl.col("draws_12m").fill_null(0) == 0).then(
+            pl.when(pl.col("months_on_book") * 30 <= lc.churned_after_days).then(pl.lit("approved-not-drawn")).otherwise(pl.lit("churned")))
         .when(since > lc.churned_after_days).then(pl.lit("churned"))
         .when(since > lc.dormant_after_days).then(pl.lit("dormant"))
         .otherwise(pl.lit("active"))
