@@ -94,7 +94,7 @@ def markdown(report: dict, by_grade: list[dict[str, object]], args: argparse.Nam
         "|---|---|---|---|---|",
         f"| development | {args.accounts:,} accounts, seed {args.seed} | {args.as_of} | {dev_rows:,} | {dev_bad_rate:.4f} |",
         f"| validation (independent, out of time) | {args.validation_accounts:,} accounts, seed {args.seed + 1} | {args.validation_as_of} | "
-        f"{report['sample']['rows']:,} | {report['sample']['bad_rate']:.4f} |",
+        f"{report['sample']['n']:,} | {report['sample']['bad_rate']:.4f} |",
         "",
         "## Discrimination",
         "",
@@ -148,32 +148,20 @@ def markdown(report: dict, by_grade: list[dict[str, object]], args: argparse.Nam
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--accounts", type=int, default=80_000)
-    parser.add_argument("--validation-accounts", type=int, default=40_000)
-    parser.add_argument("--seed", type=int, default=20261128)
-    parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 6, 30))
-    parser.add_argument("--validation-as-of", type=date.fromisoformat, default=date(2026, 12, 31))
-    parser.add_argument("--out", type=Path, default=MODEL_DIR)
-    parser.add_argument("--report", type=Path, default=Path("docs/behaviour-validation"))
-    args = parser.parse_args(argv)
-    log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731
+def train(args: argparse.Namespace, folder: Path, log) -> None:  # type: ignore[no-untyped-def]
+    """Generate the development book, train the scorecard and challenger, save the model folder."""
+    log(f"generating the development book ({args.accounts:,} accounts, as of {args.as_of}) ...")
+    dev = labelled_sample(folder, "dev.db", args.accounts, args.seed, args.as_of)
+    features = behaviour_features(dev).drop("line_id").with_columns(dev["bad_next_12m"].cast(pl.Int8).cast(pl.Utf8).alias(TARGET))
+    data = folder / "behaviour-development.csv"
+    features.write_csv(data)
+    table = read_training_table(data, TARGET, BAD)
+    log(f"training on {table.rows:,} lines, bad rate {table.bad_rate:.4f} ...")
+    bundle = train_bundle(table, ScorecardSettings(trends=TRENDS), descriptions=DESCRIPTIONS, progress=log)
+    save_model(bundle, args.out)
 
-    with tempfile.TemporaryDirectory() as folder:
-        log(f"generating the development book ({args.accounts:,} accounts, as of {args.as_of}) ...")
-        dev = labelled_sample(Path(folder), "dev.db", args.accounts, args.seed, args.as_of)
-        log(f"generating the validation book ({args.validation_accounts:,} accounts, as of {args.validation_as_of}) ...")
-        val = labelled_sample(Path(folder), "val.db", args.validation_accounts, args.seed + 1, args.validation_as_of)
-        features = behaviour_features(dev).drop("line_id").with_columns(dev["bad_next_12m"].cast(pl.Int8).cast(pl.Utf8).alias(TARGET))
-        data = Path(folder) / "behaviour-development.parquet"
-        features.write_parquet(data)
-        table = read_training_table(data, TARGET, BAD)
-        log(f"training on {table.rows:,} lines, bad rate {table.bad_rate:.4f} ...")
-        bundle = train_bundle(table, ScorecardSettings(trends=TRENDS), descriptions=DESCRIPTIONS, progress=log)
-        save_model(bundle, args.out)
 
-    loaded = load_model(args.out)
+def validate(args: argparse.Namespace, val: pl.DataFrame, loaded) -> int:  # type: ignore[no-untyped-def]
     model = BehaviourModel(loaded, load_grade_table(args.out / "grades.yaml"), args.out.name)
     scored = score_behaviour(val, model)
     y = val["bad_next_12m"].cast(pl.Int8).to_numpy()
@@ -215,6 +203,27 @@ def main(argv: list[str] | None = None) -> int:
     }
     print(json.dumps(summary, indent=2))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=80_000)
+    parser.add_argument("--validation-accounts", type=int, default=40_000)
+    parser.add_argument("--seed", type=int, default=20261128)
+    parser.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 6, 30))
+    parser.add_argument("--validation-as-of", type=date.fromisoformat, default=date(2026, 12, 31))
+    parser.add_argument("--out", type=Path, default=MODEL_DIR)
+    parser.add_argument("--report", type=Path, default=Path("docs/behaviour-validation"))
+    parser.add_argument("--validate-only", action="store_true", help="validate the model already in --out (no training)")
+    args = parser.parse_args(argv)
+    log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731
+
+    with tempfile.TemporaryDirectory() as folder:
+        log(f"generating the validation book ({args.validation_accounts:,} accounts, as of {args.validation_as_of}) ...")
+        val = labelled_sample(Path(folder), "val.db", args.validation_accounts, args.seed + 1, args.validation_as_of)
+        if not args.validate_only:
+            train(args, Path(folder), log)
+    return validate(args, val, load_model(args.out))
 
 
 if __name__ == "__main__":

@@ -38,6 +38,10 @@ LINE_CHANGES_TABLE = "line_changes"  # part B's table (migration 0006); read whe
 def snapshot_book(engine: Engine | Connection, as_of: date, since: date | None = None) -> pa.Table:
     """The book as of ``as_of``, one row per credit line, typed by SNAPSHOT_SCHEMA.
 
+    ``as_of`` is meant to be the business date: the loans' standing (days past due, balances, category)
+    is what the book holds now; the dated figures (installments due before ``as_of``, repayments up to
+    it, draws in the 90 days to it, enterprise records on or before it) follow ``as_of``.
+
     ``since`` (default: the day before ``as_of``) bounds the event flags: records dated after it and
     on or before ``as_of`` are new. Reads in one transaction (a consistent picture on PostgreSQL).
     """
