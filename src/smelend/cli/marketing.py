@@ -1,4 +1,4 @@
-"""``smelend marketing generate | channels | funnel | abtest | campaign | segments | whitelist | retention``.
+"""``smelend marketing generate | channels | funnel | conversion | abtest | campaign | campaigns | segments | whitelist | retention``.
 
 Figures are computed by :mod:`smelend.marketing` (pure) from the marketing data set in the database,
 which ``generate`` fills with synthetic events made on the real engines (until the strategy lab
@@ -283,7 +283,10 @@ def campaign_command(
 
         rng = np.random.default_rng(seed + 2)  # who redeems: each targeted customer's true response when treated
         respond = rng.random(len(result.targeted_index)) < treated_probability(crowd.x[result.targeted_index])
-        grants = [Grant(f"{name[:40]}:{int(i)}", f"C{seed}-{int(i)}", coupon_bp, coupon.max_discount_fen) for i in result.targeted_index]
+        import hashlib
+
+        prefix = hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]  # grant ids stay unique across campaigns whatever their names
+        grants = [Grant(f"{prefix}:{int(i)}", f"C{seed}-{int(i)}", coupon_bp, coupon.max_discount_fen) for i in result.targeted_index]
         engine = open_store()
         try:
             with engine.begin() as conn:
