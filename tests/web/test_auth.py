@@ -152,3 +152,35 @@ def test_borrowers_get_no_login_and_names_are_unique(bare: Bare) -> None:
         with pytest.raises(InvalidInput) as taken:
             web_sessions.set_password(conn, other, "STAFF  risk", "scrypt$1$1$1$x$y")
         assert taken.value.errors[0].field == "name"
+
+
+def test_a_login_replaces_the_browsers_previous_session(bare: Bare) -> None:
+    client = bare.browser()
+    assert login(client, "staff risk", PASSWORD).status_code == 303
+    first = client.cookies.get("smelend_session")
+    assert client.get("/dashboard/login").status_code == 303  # signed in already: no form
+    other = bare.browser()  # a login form still open in another tab
+    token = csrf_of(other.get("/dashboard/login").text)
+    client.cookies.set("smelend_login_csrf", other.cookies.get("smelend_login_csrf") or "", path="/dashboard")
+    answer = client.post("/dashboard/login", data={"name": "staff auditor", "password": PASSWORD, "csrf_token": token})
+    assert answer.status_code == 303
+    second = client.cookies.get("smelend_session")
+    assert first != second and len(_sessions(bare)) == 1
+    assert "staff auditor" in client.get("/dashboard/").text
+
+
+def test_page_views_only_read_until_a_session_is_due_to_be_marked_seen(bare: Bare) -> None:
+    from sqlalchemy import update
+
+    client = bare.browser()
+    login(client, "staff admin", PASSWORD)
+    with bare.engine.connect() as conn:
+        seen = conn.execute(select(sessions_table.c.last_seen_at)).scalar_one()
+    assert client.get("/dashboard/").status_code == 200
+    with bare.engine.begin() as conn:
+        assert conn.execute(select(sessions_table.c.last_seen_at)).scalar_one() == seen  # within the minute: not rewritten
+        conn.execute(update(sessions_table).values(last_seen_at=seen - timedelta(minutes=5)))
+        earlier = conn.execute(select(sessions_table.c.last_seen_at)).scalar_one()
+    assert client.get("/dashboard/").status_code == 200
+    with bare.engine.connect() as conn:
+        assert conn.execute(select(sessions_table.c.last_seen_at)).scalar_one() > earlier

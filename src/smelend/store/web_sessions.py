@@ -142,9 +142,13 @@ def start_session(conn: Connection, user_id: int, now: datetime) -> tuple[str, s
     return cookie, csrf
 
 
-def find_session(conn: Connection, cookie: str | None, now: datetime) -> Session | None:
+def find_session(conn: Connection, cookie: str | None, now: datetime, write: bool = True) -> Session | None:
     """The live session for this cookie value, or None (unknown, expired, idle too long, user inactive).
-    Marks the session as seen (at most once a minute)."""
+
+    With ``write`` (the default) it also forgets a dead session and marks a live one as seen (at most
+    once a minute). With ``write=False`` it changes nothing and raises :class:`NeedsWrite` when one of
+    those writes is due, so a caller can look sessions up on a read-only connection and open a writing
+    transaction only then (on SQLite a writing transaction takes the database's write lock)."""
     if not cookie or len(cookie) > SESSION_MAX_CHARS:
         return None
     row = conn.execute(
@@ -157,11 +161,19 @@ def find_session(conn: Connection, cookie: str | None, now: datetime) -> Session
     expires_at, last_seen = _aware(row["expires_at"]), _aware(row["last_seen_at"])
     assert expires_at is not None and last_seen is not None
     if not row["active"] or row["role"] == BORROWER_ROLE or now >= expires_at or now - last_seen >= timedelta(minutes=IDLE_MINUTES):
+        if not write:
+            raise NeedsWrite()
         conn.execute(delete(web_sessions).where(web_sessions.c.id_hash == row["id_hash"]))
         return None
     if now - last_seen >= timedelta(seconds=TOUCH_SECONDS):
+        if not write:
+            raise NeedsWrite()
         conn.execute(update(web_sessions).where(web_sessions.c.id_hash == row["id_hash"]).values(last_seen_at=now))
     return Session(row["user_id"], row["name"], row["role"], row["csrf_token"], expires_at)
+
+
+class NeedsWrite(Exception):
+    """:func:`find_session` with ``write=False`` found a session to forget or to mark as seen."""
 
 
 def end_session(conn: Connection, cookie: str | None) -> None:

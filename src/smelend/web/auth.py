@@ -28,6 +28,7 @@ from smelend.api.principal import Principal
 from smelend.api.ratelimit import RateLimiter
 from smelend.api.security import engine_of
 from smelend.store import web_sessions
+from smelend.store.db import reading
 from smelend.web.access import allowed
 
 SESSION_COOKIE = "smelend_session"
@@ -73,8 +74,13 @@ def _find(request: Request) -> web_sessions.Session | None:
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         return None
-    with engine_of(request).begin() as conn:
-        return web_sessions.find_session(conn, cookie, utcnow())
+    engine, now = engine_of(request), utcnow()
+    try:
+        with reading(engine) as conn:  # most requests only read
+            return web_sessions.find_session(conn, cookie, now, write=False)
+    except web_sessions.NeedsWrite:
+        with engine.begin() as conn:
+            return web_sessions.find_session(conn, cookie, now)
 
 
 async def current_session(request: Request) -> web_sessions.Session | None:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from smelend.store import web_sessions
+from smelend.store.db import reading
 from smelend.store.tables import api_users
 from smelend.web import passwords
 
@@ -25,8 +26,10 @@ class Attempt:
     refusal: str | None  # why not, in words for the login page
 
 
-def attempt(engine: Engine, name: str, password: str, now: datetime) -> Attempt:
-    with engine.connect() as conn:
+def attempt(engine: Engine, name: str, password: str, now: datetime, previous_cookie: str | None = None) -> Attempt:
+    """Check one sign-in; on success a new session (and the browser's previous one, if any, ends: a
+    session id is never carried across a login)."""
+    with reading(engine) as conn:
         login = web_sessions.find_login(conn, name)
         active = login is not None and bool(conn.scalar(select(api_users.c.active).where(api_users.c.id == login.user_id)))
     if login is None or len(password) > passwords.MAX_CHARS:
@@ -44,5 +47,6 @@ def attempt(engine: Engine, name: str, password: str, now: datetime) -> Attempt:
             return Attempt(None, WRONG)
         rehash = passwords.hash_password(password) if passwords.needs_rehash(login.password_hash) else None
         web_sessions.record_success(conn, login, rehash)
+        web_sessions.end_session(conn, previous_cookie)
         cookie, _ = web_sessions.start_session(conn, login.user_id, now)
     return Attempt(cookie, None)

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from smelend.marketing.channel_figures import ChannelFigures, channel_figures
 from smelend.marketing.funnel import GROUPS, DropOff, Funnel, Standard310, drop_offs, funnel, standard_310
 from smelend.store import marketing as marketing_store
+from smelend.store.db import reading
 
 DROP_OFFS_SHOWN = 8
 
@@ -30,7 +31,7 @@ class MarketingFigures:
 def read(engine: Engine, by: str | None) -> MarketingFigures | None:
     """The figures, or None when no marketing data set is stored yet."""
     assert by is None or by in GROUPS
-    with engine.connect() as conn:
+    with reading(engine) as conn:
         if marketing_store.event_count(conn) == 0:
             return None
         data = marketing_store.load_data(conn)

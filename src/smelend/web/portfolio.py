@@ -27,6 +27,7 @@ from smelend.ledger import Account
 from smelend.operations.context import Book
 from smelend.servicing.delinquency import bucket
 from smelend.store import ledger as ledger_store
+from smelend.store.db import reading
 from smelend.store.lending import get_business_day
 from smelend.store.tables import credit_lines, loans
 
@@ -79,7 +80,7 @@ class Portfolio:
 
 
 def portfolio(book: Book) -> Portfolio:
-    with book.engine.connect() as conn:
+    with reading(book.engine) as conn:
         day = get_business_day(conn)
         line_rows = conn.execute(
             select(credit_lines.c.status, func.count(), func.coalesce(func.sum(credit_lines.c.limit_fen), 0), func.coalesce(func.sum(credit_lines.c.used_fen), 0))

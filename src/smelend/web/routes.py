@@ -8,6 +8,7 @@ checks, same audit records naming ``staff:ID``), and a decision is shown through
 
 from __future__ import annotations
 
+import hmac
 import json
 from datetime import timedelta
 from decimal import Decimal
@@ -29,6 +30,7 @@ from smelend.money import format_yuan
 from smelend.store import audit as audit_store
 from smelend.store import origination
 from smelend.store import web_sessions
+from smelend.store.db import reading
 from smelend.web import auth, charts, search
 from smelend.web.access import allowed, navigation
 from smelend.web.portfolio import portfolio as read_portfolio
@@ -146,7 +148,7 @@ async def login(request: Request, name: str = Form(""), password: str = Form("")
         return _login_page(request, 422, "name and password are required", name, next)
     from smelend.web.login import attempt
 
-    result = await run_in_threadpool(attempt, service(request).engine, name, password, auth.utcnow())
+    result = await run_in_threadpool(attempt, service(request).engine, name, password, auth.utcnow(), request.cookies.get(auth.SESSION_COOKIE))
     if result.cookie is None:
         return _login_page(request, 401, result.refusal, name, next)
     response = redirect(auth.safe_next(next))
@@ -161,7 +163,7 @@ async def logout(request: Request, csrf_token: str = Form("")) -> Response:
     auth.check_origin(request)
     session = await auth.current_session(request)
     if session is not None:
-        if not csrf_token or csrf_token != session.csrf_token:
+        if not csrf_token or not hmac.compare_digest(csrf_token.encode(), session.csrf_token.encode()):
             raise auth.CsrfFailed("the form's CSRF token does not match this session; reload the page and try again")
 
         def end() -> None:
@@ -208,7 +210,7 @@ async def decisions_page(request: Request) -> Response:
                       outcomes=search.OUTCOMES, products=sorted(service(request).catalogue))
 
     def find() -> search.Result:
-        with service(request).engine.connect() as conn:
+        with reading(service(request).engine) as conn:
             return search.search(conn, query)
 
     result = await run_in_threadpool(find)
@@ -220,7 +222,7 @@ async def _decision(request: Request, session: web_sessions.Session, decision_id
     principal = auth.principal_of(session)
 
     def read() -> dict[str, Any] | None:
-        with service(request).engine.connect() as conn:
+        with reading(service(request).engine) as conn:
             try:
                 return api_decisions.decision_out(api_decisions._readable(conn, principal, decision_id))
             except ApiError:
@@ -256,7 +258,7 @@ async def reviews_page(request: Request) -> Response:
 
 async def _reviews(request: Request, session: web_sessions.Session, status: int = 200, **extra: Any) -> Response:
     def read() -> list[dict[str, Any]]:
-        with service(request).engine.connect() as conn:
+        with reading(service(request).engine) as conn:
             rows = origination.pending_reviews(conn)
             for row in rows:
                 document = origination.get_decision(conn, row["id"])
@@ -311,7 +313,7 @@ async def audit_page(request: Request) -> Response:
 
         from smelend.store.tables import audit_log
 
-        with service(request).engine.connect() as conn:
+        with reading(service(request).engine) as conn:
             start = after
             if start is None:  # the latest page by default
                 ids = select(audit_log.c.id)
