@@ -82,3 +82,12 @@ def test_cli_bad_counts_exit_2_with_one_line(control: str, treatment: str, optio
     assert done.returncode == 2 and done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and option in lines[0]
+
+
+def test_sample_size_command() -> None:
+    from tests.marketing.test_store_cli import cli
+
+    done = cli("sample-size", "--control-rate", "0.1", "--lift", "0.03", "--json")
+    assert done.returncode == 0 and json.loads(done.stdout) == {"per_arm": 1769}
+    bad = cli("sample-size", "--control-rate", "0.1", "--lift", "0.95")
+    assert bad.returncode == 2 and "--lift" in bad.stderr

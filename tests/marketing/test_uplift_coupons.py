@@ -77,3 +77,20 @@ def test_coupon_cap_and_validation() -> None:
     with pytest.raises(InvalidInput) as caught:
         Coupon(0, -1)
     assert {e.field for e in caught.value.errors} == {"coupon_bp", "coupon_cap"}
+
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 2000), st.integers(1, 2000), st.integers(100_000, 500_000_000), st.integers(300, 2400), st.sampled_from([3, 6, 12]),
+       st.sampled_from([Method.EQUAL_INSTALLMENT, Method.EQUAL_PRINCIPAL, Method.INTEREST_FIRST, Method.BULLET]))
+def test_coupon_cost_is_bounded_and_grows_with_the_discount(bp_a: int, bp_b: int, amount_fen: int, rate_bp: int, term: int, method: Method) -> None:
+    rate = Decimal(rate_bp) / 10_000
+    low, high = sorted((bp_a, bp_b))
+    a = coupon_cost(Coupon(low, 10**12), amount_fen, rate, term, method, date(2026, 1, 31))
+    b = coupon_cost(Coupon(high, 10**12), amount_fen, rate, term, method, date(2026, 1, 31))
+    assert 0 <= a.cost_fen <= b.cost_fen <= b.full_interest_fen
+    capped = coupon_cost(Coupon(high, 1), amount_fen, rate, term, method, date(2026, 1, 31))
+    assert capped.cost_fen == min(1, b.cost_fen)

@@ -206,6 +206,27 @@ def abtest_command(
                  f"p = {result.p_value:.4g}, {1 - alpha:.0%} CI [{result.ci_low:+.4%}, {result.ci_high:+.4%}]")
 
 
+@marketing_app.command("sample-size")
+def sample_size_command(
+    control_rate: float = typer.Option(..., "--control-rate", help="Expected conversion of the control arm, a fraction."),
+    lift: float = typer.Option(..., "--lift", help="Smallest difference worth detecting (treatment - control), a fraction."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Significance level (two-sided)."),
+    power: float = typer.Option(0.8, "--power", help="Chance of detecting the lift when it is there."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Customers per arm an A/B test needs (two-sided, Cohen's h, statsmodels). JSON: {"per_arm"}."""
+    from smelend.marketing.abtest import sample_size_per_arm
+
+    for value, field in ((control_rate, "control_rate"), (lift, "lift"), (power, "power")):
+        if not math.isfinite(value):
+            raise InvalidInput.one(field, "must be a number")
+    n = sample_size_per_arm(control_rate, lift, alpha, power)
+    if json_out:
+        emit_json({"per_arm": n})
+    else:
+        stdout.print(f"{n:,} customers per arm to detect {lift:+.2%} on {control_rate:.2%} (alpha {alpha}, power {power})")
+
+
 @marketing_app.command("campaign")
 def campaign_command(
     name: str = typer.Option(..., "--name", help="Campaign name (unique when recorded)."),
