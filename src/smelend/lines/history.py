@@ -57,6 +57,7 @@ HORIZON_DAYS = 365
 FROZEN_AT_DPD = 60  # lines with a loan this late are frozen (the reassessment rules would have done it)
 USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
+STRESS_MAX = 0.12  # trends fall by up to 12 points as the default day nears (within a year)
 TREND_MIN, TREND_MAX = -0.9, 2.0  # growth reported by a provider, clipped (tiny bases make wild ratios)
 EVENT_KINDS = ("tax_record", "invoice_record", "settlement_record", "external_alert")
 
@@ -376,19 +377,19 @@ def _events(facts: pl.DataFrame, rng: np.random.Generator, latent_pd: np.ndarray
 
     Monthly refreshes of tax, invoice and settlement data dated within the last 30 days (so about one
     in thirty is dated ``as_of`` itself: a new record that day); trends are the provider's growth,
-    lowered by up to 30 points as the account's default day nears (within a year), so refreshed data
+    lowered by up to 12 points (``STRESS_MAX``) as the account's default day nears (within a year), so refreshed data
     agree with the latent behaviour. External alerts: court judgements the provider reports, and a
     judgement in the 60 days before a default for a third of defaulters, dated when it was filed.
     """
     n = facts.height
     days_to_default = (default_day - day).astype(np.int64)
-    stress = np.clip(1 - days_to_default / 365.0, 0, 1) * 0.3
+    stress = np.clip(1 - days_to_default / 365.0, 0, 1) * STRESS_MAX
     tax_12 = facts["tax_paid_12m_fen"].to_numpy().astype(np.float64)
     tax_24 = facts["tax_paid_24m_fen"].to_numpy().astype(np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         tax_trend = tax_12 / (tax_24 - tax_12) - 1
         inv_trend = facts["invoice_sales_12m_fen"].to_numpy().astype(np.float64) / facts["invoice_sales_prev_12m_fen"].to_numpy().astype(np.float64) - 1
-    settle_trend = rng.normal(0.04, 0.1, n) - 0.15 * _logit(latent_pd) / 4
+    settle_trend = rng.normal(0.04, 0.25, n) - 0.05 * _logit(latent_pd) / 4
     inflow = facts["cashflow_inflow_monthly_avg_fen"].to_numpy().astype(np.float64)
     frames = []
     ids = np.arange(n)
