@@ -3,10 +3,12 @@ equal the store's and the API's, and the replay and review buttons run the API's
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from smelend.store.tables import audit_log, decisions, loans, offers
@@ -71,8 +73,6 @@ def test_portfolio_figures_equal_the_store(seeded: Seeded) -> None:
     ledger = {row[0]: fen(row[1]) for row in table_rows(page, "ledger")}
     assert ledger == {a.value: kept.normal_balance_fen(a) for a in kept.balances_fen}
     assert ledger["principal_receivable"] == totals["principal"] and "balanced" in page
-    import re
-
     for figure, key in (("principal-total", "principal"), ("interest-total", "interest"), ("provision-total", "provision")):
         shown_fen = fen(re.search(rf'id="{figure}">([^<]+)<', page).group(1))  # type: ignore[union-attr]
         assert shown_fen == totals[key] and shown_fen > 0, figure  # the loan book's own sums
@@ -83,7 +83,7 @@ def test_portfolio_figures_equal_the_store(seeded: Seeded) -> None:
     assert page.count('data-chart="chart-') == 3 and "cdn" not in page.lower()
 
 
-def test_decision_page_shows_what_the_api_returns(seeded: Seeded) -> None:
+def test_decisions_search_and_detail_show_what_the_api_returns(seeded: Seeded) -> None:
     client, _ = seeded.signed_in("auditor")
     for decision_id in (seeded.decisions["decline"][0], seeded.decisions["approve"][1]):
         api = seeded.api("auditor", "GET", f"/v1/decisions/{decision_id}").json()
@@ -98,9 +98,7 @@ def test_decision_page_shows_what_the_api_returns(seeded: Seeded) -> None:
     applicant = document["inputs"]["application"]["applicant"]
     assert applicant["id_number"] not in page and applicant["name"] not in page
 
-
-def test_search_by_id_outcome_product_reason_and_date(seeded: Seeded) -> None:
-    client, _ = seeded.signed_in("risk")
+    client, _ = seeded.signed_in("risk")  # searching: risk
     ids = lambda page: [row[0] for row in table_rows(page, "decisions") if len(row) > 1]  # noqa: E731
     everything = ids(client.get("/dashboard/decisions").text)
     assert sorted(everything) == sorted(d for v in seeded.decisions.values() for d in v)
@@ -121,7 +119,7 @@ def test_search_by_id_outcome_product_reason_and_date(seeded: Seeded) -> None:
     assert bad.status_code == 422 and "date_from: must be a date" in bad.text and "outcome: must be one of" in bad.text
 
 
-def test_replay_button_runs_the_api_replay_and_is_audited(seeded: Seeded) -> None:
+def test_replay_button_runs_the_api_replay_and_the_audit_page_shows_it(seeded: Seeded, monkeypatch: pytest.MonkeyPatch) -> None:
     client, csrf = seeded.signed_in("risk")
     decision = seeded.decisions["approve"][0]
     before = _audit_actions(seeded)
@@ -137,6 +135,26 @@ def test_replay_button_runs_the_api_replay_and_is_audited(seeded: Seeded) -> Non
     assert [tuple(r) for r in rows] == [(risk_user, "decision.replay"), (risk_user, "decision.replay")] and risk_user.startswith("staff:")
     missing = client.post("/dashboard/decisions/DEC-0000000000000000000000000000/replay", data={"csrf_token": csrf})
     assert missing.status_code == 404
+    client, _ = seeded.signed_in("auditor")  # the audit log, as GET /v1/audit lists it
+    api = seeded.api("auditor", "GET", "/v1/audit?limit=1000").json()["items"]
+    shown = table_rows(client.get("/dashboard/audit").text, "audit")
+    assert [int(r[0]) for r in shown] == sorted((i["id"] for i in api), reverse=True)[:100]
+    assert [r[3] for r in shown] == [i["action"] for i in sorted(api, key=lambda i: -i["id"])][:100]
+    assert shown[0][3] == "decision.replay" and shown[0][2] == risk_user
+    applications_only = table_rows(client.get("/dashboard/audit?entity=application").text, "audit")
+    assert applications_only and {r[4].split()[0] for r in applications_only} == {"application"}
+    assert [int(r[0]) for r in applications_only] == sorted((i["id"] for i in api if i["entity"] == "application"), reverse=True)
+    pages, before = [], ""  # paging back two rows at a time reaches every record once
+    monkeypatch.setattr("smelend.web.routes.AUDIT_PAGE_ROWS", 2)
+    while True:
+        page = client.get(f"/dashboard/audit{before}").text
+        pages.extend(int(r[0]) for r in table_rows(page, "audit"))
+        older = re.search(r'href="/dashboard/audit\?before=(\d+)" id="older"', page)
+        if older is None:
+            break
+        before = f"?before={older.group(1)}"
+    assert pages == sorted((i["id"] for i in api), reverse=True)
+    assert client.get("/dashboard/audit?before=x").status_code == 422
 
 
 def test_referrals_are_reviewed_through_the_api_code(seeded: Seeded) -> None:
@@ -160,17 +178,6 @@ def test_referrals_are_reviewed_through_the_api_code(seeded: Seeded) -> None:
     assert reviewed == {first: "approve", second: "decline"} and made == 1
     assert seeded.api("risk", "GET", "/v1/reviews").json()["items"] == [] and "No referral is waiting" in client.get("/dashboard/reviews").text
     assert Counter(_audit_actions(seeded))["decision.review.approve"] == 1
-
-
-def test_audit_page_lists_what_the_api_lists(seeded: Seeded) -> None:
-    client, _ = seeded.signed_in("auditor")
-    api = seeded.api("auditor", "GET", "/v1/audit?limit=1000").json()["items"]
-    shown = table_rows(client.get("/dashboard/audit").text, "audit")
-    assert [int(r[0]) for r in shown] == sorted((i["id"] for i in api), reverse=True)[:100]
-    assert [r[3] for r in shown] == [i["action"] for i in sorted(api, key=lambda i: -i["id"])][:100]
-    decisions_only = table_rows(client.get("/dashboard/audit?entity=application").text, "audit")
-    assert decisions_only and {r[4].split()[0] for r in decisions_only} == {"application"}
-    assert client.get("/dashboard/audit?after=x").status_code == 422
 
 
 def test_funnel_and_channels_page_shows_the_marketing_figures(seeded: Seeded, marketing_data: Any) -> None:

@@ -292,47 +292,45 @@ async def review(decision_id: str, request: Request, csrf_token: str = Form(""),
 
 @router.get("/audit", response_class=HTMLResponse)
 async def audit_page(request: Request) -> Response:
+    """Newest first, :data:`AUDIT_PAGE_ROWS` at a time; ``before`` pages back (rows with smaller ids)."""
     session = await auth.page_session(request, "audit")
     errors = []
-    after: int | None = None
-    raw_after, entity = request.query_params.get("after", "").strip(), request.query_params.get("entity", "").strip() or None
-    if raw_after:
+    before: int | None = None
+    raw_before, entity = request.query_params.get("before", "").strip(), request.query_params.get("entity", "").strip() or None
+    if raw_before:
         try:
-            after = int(raw_after)
-            if not 0 <= after <= 2**62:
+            before = int(raw_before)
+            if not 1 <= before <= 2**62:
                 raise ValueError
         except ValueError:
-            errors.append(("after", "must be an audit row id"))
+            errors.append(("before", "must be an audit row id"))
     if entity is not None and (len(entity) > audit_store.ENTITY_MAX_CHARS or not entity.replace("_", "").replace("-", "").replace(".", "").isalpha()):
         errors.append(("entity", "must be an entity name such as decision"))
     if errors:
-        return render(request, "audit.html", 422, session, title="Audit log", errors=errors, rows=[], entity=entity, newer=None, older=None)
+        return render(request, "audit.html", 422, session, title="Audit log", errors=errors, rows=[], entity=entity, older=None, paged=True)
 
-    def read() -> tuple[list[Any], int | None, int | None]:
-        from sqlalchemy import func, select
+    def read() -> tuple[list[Any], int | None]:
+        from sqlalchemy import select
 
         from smelend.store.tables import audit_log
 
+        ids = select(audit_log.c.id).order_by(audit_log.c.id.desc()).limit(AUDIT_PAGE_ROWS + 1)
+        if entity is not None:
+            ids = ids.where(audit_log.c.entity == entity)
+        if before is not None:
+            ids = ids.where(audit_log.c.id < before)
         with reading(service(request).engine) as conn:
-            start = after
-            if start is None:  # the latest page by default
-                ids = select(audit_log.c.id)
-                if entity is not None:
-                    ids = ids.where(audit_log.c.entity == entity)
-                last = list(conn.execute(ids.order_by(audit_log.c.id.desc()).limit(AUDIT_PAGE_ROWS + 1)).scalars())
-                start = last[-1] if len(last) > AUDIT_PAGE_ROWS else 0
-            rows = audit_store.list_audit(conn, limit=AUDIT_PAGE_ROWS + 1, after_id=start, entity=entity)
-            earlier = select(func.count()).select_from(audit_log).where(audit_log.c.id <= start)
-            if entity is not None:
-                earlier = earlier.where(audit_log.c.entity == entity)
-            has_older = bool(conn.scalar(earlier))
-        page = rows[:AUDIT_PAGE_ROWS]
-        newer = page[-1].id if len(rows) > AUDIT_PAGE_ROWS and page else None
-        older = max(0, start - AUDIT_PAGE_ROWS) if has_older else None
-        return page, newer, older
+            found = list(conn.execute(ids).scalars())
+            page_ids = found[:AUDIT_PAGE_ROWS]
+            if not page_ids:
+                return [], None
+            # the same rows through the audit store's reader (decoded as the API returns them)
+            rows = audit_store.list_audit(conn, limit=len(page_ids), after_id=page_ids[-1] - 1, entity=entity)
+        assert [r.id for r in rows] == sorted(page_ids)
+        return list(reversed(rows)), (page_ids[-1] if len(found) > AUDIT_PAGE_ROWS else None)
 
-    rows, newer, older = await run_in_threadpool(read)
-    return render(request, "audit.html", session=session, title="Audit log", errors=[], rows=list(reversed(rows)), entity=entity, newer=newer, older=older)
+    rows, older = await run_in_threadpool(read)
+    return render(request, "audit.html", session=session, title="Audit log", errors=[], rows=rows, entity=entity, older=older, paged=before is not None)
 
 
 @router.get("/funnel", response_class=HTMLResponse)
