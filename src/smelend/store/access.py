@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -109,11 +109,17 @@ def create_user(conn: Connection, name: str, role: str, person_id: int | None = 
     return int(user_id), token
 
 
+# Built once: every authenticated request runs one of these.
+_USER_BY_TOKEN_HASH = select(api_users).where(api_users.c.token_hash == bindparam("token_hash"))
+_PARTNER_BY_KEY_ID = select(partners).where(partners.c.key_id == bindparam("key_id"))
+_INSERT_NONCE = insert(request_nonces)
+
+
 def find_user_by_token(conn: Connection, token: str) -> ApiUser | None:
     """The user this bearer token belongs to (active or not), or None; overlong tokens are never looked up."""
     if not token or len(token) > TOKEN_MAX_CHARS:
         return None
-    row = conn.execute(select(api_users).where(api_users.c.token_hash == token_hash(token))).mappings().first()
+    row = conn.execute(_USER_BY_TOKEN_HASH, {"token_hash": token_hash(token)}).mappings().first()
     return None if row is None else _user(row)
 
 
@@ -182,7 +188,7 @@ def find_partner_by_key_id(conn: Connection, key_id: str) -> Partner | None:
     """The partner holding ``key_id`` (active or not), or None; overlong ids are never looked up."""
     if not key_id or len(key_id) > KEY_MAX_CHARS:
         return None
-    row = conn.execute(select(partners).where(partners.c.key_id == key_id)).mappings().first()
+    row = conn.execute(_PARTNER_BY_KEY_ID, {"key_id": key_id}).mappings().first()
     return None if row is None else _partner(row)
 
 
@@ -211,7 +217,7 @@ def remember_nonce(conn: Connection, key_id: str, nonce: str, seen_at: datetime)
     assert seen_at.tzinfo is not None, "seen_at must be timezone-aware (UTC)"
     try:
         with conn.begin_nested():
-            conn.execute(insert(request_nonces).values(key_id=key_id, nonce=nonce, seen_at=seen_at))
+            conn.execute(_INSERT_NONCE, {"key_id": key_id, "nonce": nonce, "seen_at": seen_at})
     except IntegrityError:
         return False
     return True

@@ -105,6 +105,9 @@ def _stars(value: object) -> str:
 # --- the log ------------------------------------------------------------------------------------------
 
 
+_INSERT = insert(audit_log).returning(audit_log.c.id)  # built once: every state change writes one
+
+
 def record(
     conn: Connection,
     actor: str,
@@ -126,9 +129,7 @@ def record(
     assert 0 < len(entity_text) <= PUBLIC_ID_MAX_CHARS, f"entity_id: 1-{PUBLIC_ID_MAX_CHARS} characters"
     assert before is not None or after is not None, "an audit row records a change"
     new_id = conn.execute(
-        insert(audit_log)
-        .values(actor=actor, action=action, entity=entity, entity_id=entity_text, before=_json(before), after=_json(after))
-        .returning(audit_log.c.id)
+        _INSERT, {"actor": actor, "action": action, "entity": entity, "entity_id": entity_text, "before": _json(before), "after": _json(after)}
     ).scalar_one()
     return int(new_id)
 

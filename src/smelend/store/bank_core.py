@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Literal
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from smelend.errors import InvalidInput
@@ -122,16 +122,11 @@ class SimulatedBankCore:
                 "settled_at": func.current_timestamp() if reason is None else None,
             }
             if previous is None:
-                conn.execute(
-                    insert(bank_core_transfers).values(
-                        instruction_id=transfer.instruction_id,
-                        kind=transfer.kind,
-                        loan_id=transfer.loan_id,
-                        amount_fen=transfer.amount_fen,
-                        business_date=transfer.business_date,
-                        **values,
-                    )
-                )
+                settled = values.pop("settled_at") is not None  # the database's clock, set by the statement
+                conn.execute(_INSERT_SETTLED if settled else _INSERT, {
+                    "instruction_id": transfer.instruction_id, "kind": transfer.kind, "loan_id": transfer.loan_id,
+                    "amount_fen": transfer.amount_fen, "business_date": transfer.business_date, **values,
+                })
             else:
                 conn.execute(update(bank_core_transfers).where(bank_core_transfers.c.instruction_id == transfer.instruction_id).values(**values))
         result = TransferResult(
@@ -162,8 +157,14 @@ def _lock(conn: Connection, instruction_id: str) -> None:
     conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
 
+# Built once: every disbursement and receipt runs them.
+_BY_INSTRUCTION = select(bank_core_transfers).where(bank_core_transfers.c.instruction_id == bindparam("instruction_id"))
+_INSERT = insert(bank_core_transfers)
+_INSERT_SETTLED = insert(bank_core_transfers).values(settled_at=func.current_timestamp())
+
+
 def _row(conn: Connection, instruction_id: str) -> RowMapping | None:
-    return conn.execute(select(bank_core_transfers).where(bank_core_transfers.c.instruction_id == instruction_id)).mappings().first()
+    return conn.execute(_BY_INSTRUCTION, {"instruction_id": instruction_id}).mappings().first()
 
 
 def _result(row: RowMapping) -> TransferResult:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 
 from smelend.errors import InvalidInput
@@ -55,6 +55,11 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(BACKOFF_BASE_SECONDS * 2 ** (attempts - 1), BACKOFF_MAX_SECONDS))
 
 
+# Built once: a notice is queued with most state changes a partner's customer makes.
+_CALLBACK_URL = select(partners.c.callback_url).where(partners.c.id == bindparam("partner_id"))
+_INSERT = insert(callbacks).returning(callbacks.c.id)
+
+
 def enqueue(conn: Connection, partner_id: int, event: str, payload: dict[str, Any], now: datetime) -> int | None:
     """Queue ``event`` with ``payload`` for the partner, in the caller's transaction; returns the callback id,
     or None when the partner has no callback address (nothing to send)."""
@@ -66,15 +71,13 @@ def enqueue(conn: Connection, partner_id: int, event: str, payload: dict[str, An
         raise InvalidInput.one("payload", f"at most {MAX_PAYLOAD_CHARS} characters of JSON")
     if mask_text(text) != text:
         raise InvalidInput.one("payload", "must not carry resident IDs or mobile numbers")
-    url = conn.execute(select(partners.c.callback_url).where(partners.c.id == partner_id)).first()
+    url = conn.execute(_CALLBACK_URL, {"partner_id": partner_id}).first()
     if url is None:
         raise InvalidInput.one("partner_id", f"no partner with id {partner_id}")
     if url[0] is None:
         return None
     new_id = conn.execute(
-        insert(callbacks)
-        .values(partner_id=partner_id, event=event, payload=text, status=PENDING, attempts=0, next_attempt_at=now, created_at=now)
-        .returning(callbacks.c.id)
+        _INSERT, {"partner_id": partner_id, "event": event, "payload": text, "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
     ).scalar_one()
     return int(new_id)
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from smelend.errors import InvalidInput
@@ -60,9 +60,12 @@ NO_OWNER = Owner(None, None, None, None)
 # --- applications ---------------------------------------------------------------------------------------
 
 
+_INSERT_APPLICATION, _INSERT_DECISION, _INSERT_OFFER = insert(applications), insert(decisions), insert(offers)
+
+
 def insert_application(conn: Connection, *, id: str, person_id: int, enterprise_id: int, product_id: str, requested_fen: int,
                        channel: str, partner_id: int | None, user_id: int | None, status: str, applied_on: date) -> None:
-    conn.execute(insert(applications).values(
+    conn.execute(_INSERT_APPLICATION, dict(
         id=id, person_id=person_id, enterprise_id=enterprise_id, product_id=product_id, requested_fen=requested_fen,
         channel=channel, partner_id=partner_id, user_id=user_id, status=status, applied_on=applied_on,
     ))
@@ -103,7 +106,7 @@ def set_application_status(conn: Connection, application_id: str, status: str, a
 
 
 def insert_decision(conn: Connection, *, id: str, application_id: str, outcome: str, limit_fen: int, strategy_sha256: str, document: dict[str, Any]) -> None:
-    conn.execute(insert(decisions).values(
+    conn.execute(_INSERT_DECISION, dict(
         id=id, application_id=application_id, outcome=outcome, limit_fen=limit_fen, strategy_sha256=strategy_sha256,
         document=json.dumps(document, ensure_ascii=False, default=str),
     ))
@@ -150,7 +153,7 @@ def record_review(conn: Connection, decision_id: str, outcome: str, reviewer_id:
 
 
 def insert_offer(conn: Connection, *, id: str, decision_id: str, offer: dict[str, Any], limit_fen: int) -> None:
-    conn.execute(insert(offers).values(
+    conn.execute(_INSERT_OFFER, dict(
         id=id, decision_id=decision_id, limit_fen=limit_fen, annual_rate=str(offer["annual_rate"]),
         document=json.dumps(offer, ensure_ascii=False, sort_keys=True, default=str), status="open",
     ))
@@ -211,31 +214,42 @@ def contract_of_line(conn: Connection, line_id: int) -> dict[str, Any] | None:
 # --- ownership ------------------------------------------------------------------------------------------
 
 
+# One joined look-up per kind of object, built once: object-level checks run on every request.
+_OWNER_COLUMNS = (applications.c.person_id, applications.c.partner_id, applications.c.user_id, applications.c.id)
+_APPLICATION_OF_DECISION = decisions.join(applications, applications.c.id == decisions.c.application_id)
+_APPLICATION_OF_OFFER = offers.join(_APPLICATION_OF_DECISION, decisions.c.id == offers.c.decision_id)
+_OWNER_OF = {
+    "application": select(*_OWNER_COLUMNS).where(applications.c.id == bindparam("key")),
+    "decision": select(*_OWNER_COLUMNS).select_from(_APPLICATION_OF_DECISION).where(decisions.c.id == bindparam("key")),
+    "offer": select(*_OWNER_COLUMNS).select_from(_APPLICATION_OF_OFFER).where(offers.c.id == bindparam("key")),
+    "line": select(*_OWNER_COLUMNS).select_from(_APPLICATION_OF_OFFER).where(offers.c.line_id == bindparam("key")),
+    "loan": select(*_OWNER_COLUMNS).select_from(loans.join(_APPLICATION_OF_OFFER, offers.c.line_id == loans.c.line_id)).where(loans.c.id == bindparam("key")),
+}
+
+
+def _owner(conn: Connection, kind: str, key: str | int) -> Owner:
+    row = conn.execute(_OWNER_OF[kind], {"key": key}).first()
+    return NO_OWNER if row is None else Owner(row[0], row[1], row[2], row[3])
+
+
 def owner_of_application(conn: Connection, application_id: str) -> Owner:
-    row = conn.execute(
-        select(applications.c.person_id, applications.c.partner_id, applications.c.user_id).where(applications.c.id == application_id)
-    ).first()
-    return NO_OWNER if row is None else Owner(row.person_id, row.partner_id, row.user_id, application_id)
+    return _owner(conn, "application", application_id)
 
 
 def owner_of_decision(conn: Connection, decision_id: str) -> Owner:
-    application_id = conn.scalar(select(decisions.c.application_id).where(decisions.c.id == decision_id))
-    return NO_OWNER if application_id is None else owner_of_application(conn, application_id)
+    return _owner(conn, "decision", decision_id)
 
 
 def owner_of_offer(conn: Connection, offer_id: str) -> Owner:
-    decision_id = conn.scalar(select(offers.c.decision_id).where(offers.c.id == offer_id))
-    return NO_OWNER if decision_id is None else owner_of_decision(conn, decision_id)
+    return _owner(conn, "offer", offer_id)
 
 
 def owner_of_line(conn: Connection, line_id: int) -> Owner:
-    decision_id = conn.scalar(select(offers.c.decision_id).where(offers.c.line_id == line_id))
-    return NO_OWNER if decision_id is None else owner_of_decision(conn, decision_id)
+    return _owner(conn, "line", line_id)
 
 
 def owner_of_loan(conn: Connection, loan_id: int) -> Owner:
-    line_id = conn.scalar(select(loans.c.line_id).where(loans.c.id == loan_id))
-    return NO_OWNER if line_id is None else owner_of_line(conn, line_id)
+    return _owner(conn, "loan", loan_id)
 
 
 def lines_of_owner(conn: Connection, *, person_id: int | None = None, partner_id: int | None = None) -> list[int]:

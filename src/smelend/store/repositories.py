@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import bindparam, func, insert, select
 from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.exc import IntegrityError
 
@@ -56,6 +56,14 @@ class Enterprise:
     created_at: datetime
 
 
+# Built once: origination runs them on every application.
+_INSERT_PERSON = insert(persons).returning(persons.c.id)
+_PERSON_BY_ID_HASH = select(persons).where(persons.c.resident_id_hash == bindparam("hash"))
+_PERSON_EXISTS = select(persons.c.id).where(persons.c.id == bindparam("id"))
+_INSERT_ENTERPRISE = insert(enterprises).returning(*enterprises.c)
+_ENTERPRISE_BY_USCC = select(enterprises).where(enterprises.c.uscc == bindparam("uscc"))
+
+
 # --- persons ------------------------------------------------------------------------------------------
 
 
@@ -70,17 +78,13 @@ def add_person(conn: Connection, name: str, resident_id: str, mobile: str, bank_
     assert clean_name is not None and clean_id is not None and clean_mobile is not None
 
     id_hash = pii.lookup_hash(clean_id, RESIDENT_ID_PURPOSE)
-    statement = insert(persons).values(
-        name=clean_name,
-        resident_id=clean_id,
-        resident_id_hash=id_hash,
-        mobile=clean_mobile,
-        mobile_hash=pii.lookup_hash(clean_mobile, MOBILE_PURPOSE),
-        bank_account=clean_account,
-    )
+    row = {
+        "name": clean_name, "resident_id": clean_id, "resident_id_hash": id_hash, "mobile": clean_mobile,
+        "mobile_hash": pii.lookup_hash(clean_mobile, MOBILE_PURPOSE), "bank_account": clean_account,
+    }
     try:
-        with conn.begin_nested():  # a concurrent duplicate leaves the caller's transaction usable
-            new_id = conn.execute(statement.returning(persons.c.id)).scalar_one()
+        with conn.begin_nested():  # a duplicate (the unique hash) leaves the caller's transaction usable
+            new_id = conn.execute(_INSERT_PERSON, row).scalar_one()
     except IntegrityError:
         raise InvalidInput.one("resident_id", "already registered") from None  # the only unique key
     return int(new_id)
@@ -89,9 +93,7 @@ def add_person(conn: Connection, name: str, resident_id: str, mobile: str, bank_
 def find_person_by_resident_id(conn: Connection, resident_id: str) -> Person | None:
     """The person with this resident ID, found through its keyed hash (the ciphertext is not searchable)."""
     clean = ric.validate(resident_id, field="resident_id")
-    row = conn.execute(
-        select(persons).where(persons.c.resident_id_hash == pii.lookup_hash(clean, RESIDENT_ID_PURPOSE))
-    ).mappings().first()
+    row = conn.execute(_PERSON_BY_ID_HASH, {"hash": pii.lookup_hash(clean, RESIDENT_ID_PURPOSE)}).mappings().first()
     return None if row is None else _person(row)
 
 
@@ -142,10 +144,9 @@ def get_or_create_enterprise(conn: Connection, uscc: str, name: str, owner_perso
 
 
 def _insert_enterprise(conn: Connection, clean_uscc: str, clean_name: str, owner_person_id: int | None) -> Enterprise:
-    statement = insert(enterprises).values(uscc=clean_uscc, name=clean_name, owner_person_id=owner_person_id)
     try:
         with conn.begin_nested():
-            row = conn.execute(statement.returning(*enterprises.c)).mappings().one()
+            row = conn.execute(_INSERT_ENTERPRISE, {"uscc": clean_uscc, "name": clean_name, "owner_person_id": owner_person_id}).mappings().one()
     except IntegrityError:
         raise InvalidInput.one("uscc", "already registered") from None
     return _enterprise(row)
@@ -153,7 +154,7 @@ def _insert_enterprise(conn: Connection, clean_uscc: str, clean_name: str, owner
 
 def find_enterprise_by_uscc(conn: Connection, uscc: str) -> Enterprise | None:
     clean = uscc_ids.validate(uscc, field="uscc")
-    row = conn.execute(select(enterprises).where(enterprises.c.uscc == clean)).mappings().first()
+    row = conn.execute(_ENTERPRISE_BY_USCC, {"uscc": clean}).mappings().first()
     return None if row is None else _enterprise(row)
 
 
@@ -179,7 +180,7 @@ def _enterprise_input(conn: Connection, uscc: str, name: str, owner_person_id: i
         pass  # the operator's path: the owner is recorded at origination
     elif isinstance(owner_person_id, bool) or not isinstance(owner_person_id, int):
         errors.add("owner_person_id", "must be a person id")
-    elif conn.scalar(select(persons.c.id).where(persons.c.id == owner_person_id)) is None:
+    elif conn.scalar(_PERSON_EXISTS, {"id": owner_person_id}) is None:
         errors.add("owner_person_id", f"no person with id {owner_person_id}")
     errors.raise_if_any()
     assert clean_uscc is not None and clean_name is not None
