@@ -168,7 +168,7 @@ def test_referrals_are_reviewed_through_the_api_code(seeded: Seeded) -> None:
         assert answer.status_code in (403, 422) and table_counts(seeded.engine) == counts
     approved = client.post(f"/dashboard/decisions/{first}/review", data={"csrf_token": csrf, "outcome": "approve", "comment": "income checked by phone"})
     assert approved.status_code == 200 and "referral approved" in approved.text and "offer OFR-" in approved.text
-    declined = client.post(f"/dashboard/decisions/{second}/review", data={"csrf_token": csrf, "outcome": "decline", "comment": "documents do not match"})
+    declined = client.post(f"/dashboard/decisions/{second}/review", data={"csrf_token": csrf, "outcome": "decline", "comment": "documents <script>alert(1)</script> do not match"})
     assert declined.status_code == 200 and "referral declined" in declined.text
     again = client.post(f"/dashboard/decisions/{first}/review", data={"csrf_token": csrf, "outcome": "decline", "comment": "twice"})
     assert again.status_code == 422 and "not a referral waiting for review" in again.text
@@ -178,6 +178,8 @@ def test_referrals_are_reviewed_through_the_api_code(seeded: Seeded) -> None:
     assert reviewed == {first: "approve", second: "decline"} and made == 1
     assert seeded.api("risk", "GET", "/v1/reviews").json()["items"] == [] and "No referral is waiting" in client.get("/dashboard/reviews").text
     assert Counter(_audit_actions(seeded))["decision.review.approve"] == 1
+    audit_page = seeded.signed_in("auditor")[0].get("/dashboard/audit").text  # text from staff is escaped everywhere
+    assert "<script>alert(1)</script>" not in audit_page and "&lt;script&gt;alert(1)&lt;/script&gt;" in audit_page
 
 
 def test_funnel_and_channels_page_shows_the_marketing_figures(seeded: Seeded, marketing_data: Any) -> None:
