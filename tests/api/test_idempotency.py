@@ -51,6 +51,7 @@ class Hooks:
         self.gate: threading.Event | None = None
         self.entered = threading.Event()
         self.calls = 0
+        self.prepared = 0  # prepare() runs: slow reads (a decision's provider calls) done before the work
 
 
 def make_app(engine: Engine, hooks: Hooks) -> FastAPI:
@@ -59,14 +60,19 @@ def make_app(engine: Engine, hooks: Hooks) -> FastAPI:
 
     @app.post("/orders")
     async def create(request: Request, order: Order, principal: Principal = Depends(authenticate)) -> Response:
-        def work(conn: Connection) -> tuple[int, Any]:
+        def prepare() -> str:
+            hooks.prepared += 1
+            return "prepared"
+
+        def work(conn: Connection, prepared: Any) -> tuple[int, Any]:
+            assert prepared == "prepared"
             hooks.calls += 1
             entry = audit.record(conn, principal.key, "create", "order", "ORD-1", None, {"amount": order.amount})
             if hooks.fail_with is not None:
                 raise hooks.fail_with
             return hooks.status, {"entry": entry, "amount": order.amount, "note": "非常好"}
 
-        return await idempotent(request, principal, work)
+        return await idempotent(request, principal, work, prepare)
 
     @app.post("/slow")
     async def slow(request: Request, order: Order, principal: Principal = Depends(authenticate)) -> Response:
@@ -105,6 +111,7 @@ def test_the_same_key_and_body_does_the_work_once(engine, tokens):
     assert first.content == second.content and first.json()["note"] == "非常好"
     assert REPLAYED_HEADER.lower() not in first.headers and second.headers[REPLAYED_HEADER] == "true"
     assert audit_rows(engine) == 1 and hooks.calls == 1
+    assert hooks.prepared == 1, "a retry is answered from the store before anything is prepared again"
     with engine.connect() as conn:
         row = conn.execute(text("SELECT status, response_status FROM idempotency_keys")).one()
     assert tuple(row) == ("done", 201)

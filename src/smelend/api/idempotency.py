@@ -4,13 +4,13 @@ Routers wrap their work in one of two helpers; without the header the work simpl
 
     @router.post("/v1/applications", status_code=201)
     async def apply(request: Request, body: ApplicationIn, principal: Principal = Depends(authenticate)) -> Response:
-        def work(conn: Connection) -> tuple[int, Any]:
+        def work(conn: Connection, _: Any) -> tuple[int, Any]:
             application_id = origination.apply(conn, principal, body)
             audit.record(conn, principal.key, "apply", "application", application_id, None, {...})
             return 201, {"id": application_id}
         return await idempotent(request, principal, work)
 
-- :func:`idempotent` runs ``work(conn)`` in one transaction together with storing its response, so the
+- :func:`idempotent` runs ``work(conn, prepared)`` in one transaction together with storing its response, so the
   effect and the record commit or roll back together (prefer it);
 - :func:`idempotent_call` runs ``work()`` (sync or async) that manages its own transactions (a draw that
   calls the bank core), then stores the response in a transaction of its own. If the process dies between
@@ -57,25 +57,30 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 PRUNE_EVERY_SECONDS = 3600
 
 Result = tuple[int, Any]  # (HTTP status, a JSON-able body)
-Work = Callable[[Connection], Result]
+Work = Callable[[Connection, Any], Result]  # (the transaction, what prepare() returned)
 CallWork = Callable[[], Result | Awaitable[Result]]
 
 _prune_lock = threading.Lock()
 _last_prune = 0.0
 
 
-async def idempotent(request: Request, principal: Principal, work: Work) -> Response:
-    """Run ``work(conn)`` once per (caller, Idempotency-Key): in one transaction with its stored response."""
+async def idempotent(request: Request, principal: Principal, work: Work, prepare: Callable[[], Any] | None = None) -> Response:
+    """Run ``work(conn, prepared)`` once per (caller, Idempotency-Key): in one transaction with its stored
+    response. ``prepare()`` (checks and slow reads, no writes, e.g. the providers' data for a decision) runs
+    first, outside the transaction, and only once the key is claimed: a retry is answered from the store
+    without calling anyone again."""
     engine = engine_of(request)
     key = _key(request)
     if key is None:
-        status, text = await run_in_threadpool(_in_transaction, engine, work, None)
+        prepared = None if prepare is None else await run_in_threadpool(prepare)
+        status, text = await run_in_threadpool(_in_transaction, engine, lambda conn: work(conn, prepared), None)
         return _response(status, text)
     early = await _claim(request, engine, principal, key)
     if early is not None:
         return early
     try:
-        status, text = await run_in_threadpool(_in_transaction, engine, work, (principal.key, key))
+        prepared = None if prepare is None else await run_in_threadpool(prepare)
+        status, text = await run_in_threadpool(_in_transaction, engine, lambda conn: work(conn, prepared), (principal.key, key))
     except BaseException:
         await run_in_threadpool(_release, engine, principal.key, key)
         raise

@@ -16,7 +16,6 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import Path, Request, Response
-from starlette.concurrency import run_in_threadpool
 from sqlalchemy.engine import Connection, Engine
 
 from smelend.api.errors import not_found
@@ -120,11 +119,11 @@ def jsonable(value: Any) -> Any:
 async def post(request: Request, principal: Principal, work: Callable[[Connection, Any], tuple[int, Any]],
                prepare: Callable[[], Any] | None = None) -> Response:
     """A state-changing POST: ``prepare()`` (checks and slow reads, e.g. provider calls; no writes) first,
-    then ``work(conn, prepared)`` in one transaction together with the stored idempotent response."""
+    then ``work(conn, prepared)`` in one transaction together with the stored idempotent response; a
+    retry with the same Idempotency-Key is answered from the store before ``prepare`` runs."""
     from smelend.api.idempotency import idempotent
 
-    prepared = None if prepare is None else await run_in_threadpool(prepare)
-    return await idempotent(request, principal, lambda conn: work(conn, prepared))
+    return await idempotent(request, principal, work, prepare)
 
 
 async def post_call(request: Request, principal: Principal, work: Callable[[], tuple[int, Any]]) -> Response:
