@@ -119,3 +119,24 @@ def test_the_score_separates_lines_that_go_bad(tmp_path, smelend_env) -> None:  
     by_grade = scored.group_by("behaviour_grade").agg(pl.col("bad_next_12m").mean()).sort("behaviour_grade")
     rates = by_grade["bad_next_12m"].to_list()
     assert rates[0] < rates[-1]
+
+
+def test_scores_are_stored_once_per_line_and_day(generated_book) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import func, select
+
+    from smelend.store.collections import collections_frame
+    from smelend.store.snapshot import write_behaviour_scores
+    from smelend.store.tables import behaviour_scores
+
+    engine = generated_book.engine
+    scored = score_behaviour(pl.from_arrow(snapshot_book(engine, generated_book.as_of)), MODEL)  # type: ignore[arg-type]
+    with engine.begin() as conn:
+        assert write_behaviour_scores(conn, generated_book.as_of, scored) == scored.height
+    with engine.begin() as conn:
+        assert write_behaviour_scores(conn, generated_book.as_of, scored) == 0
+    with engine.connect() as conn:
+        stored = dict(conn.execute(select(behaviour_scores.c.line_id, behaviour_scores.c.grade)).all())
+        assert conn.scalar(select(func.count()).select_from(behaviour_scores)) == scored.height
+        grades = collections_frame(conn, generated_book.as_of)
+    assert stored == dict(zip(scored["line_id"].to_list(), scored["behaviour_grade"].to_list()))
+    assert all(stored[line] == grade for line, grade in zip(grades["line_id"].to_list(), grades["behaviour_grade"].to_list()))

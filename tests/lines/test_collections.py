@@ -219,3 +219,39 @@ def test_actions_of_a_run_are_written_once(generated_book: GeneratedBook) -> Non
         assert conn.scalar(select(func.count()).select_from(actions_table)) == actions.height + 3
     with engine.begin() as conn, pytest.raises(InvalidInput, match="run_id"):
         write_collection_actions(conn, "", actions)
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    from smelend.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["collections", *args])
+    out, err = capsys.readouterr()
+    return int(exited.value.code or 0), out, err
+
+
+def test_cli_restructures_with_the_stored_grade_and_refuses_bad_input(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from smelend.store.tables import behaviour_scores
+
+    engine, _, loan_id = _late_book(db_url)
+    with engine.begin() as conn:
+        line_id = load_loan(conn, loan_id).state.line_id
+        conn.execute(behaviour_scores.insert().values(line_id=line_id, business_date=date(2026, 2, 24), score=610, pd=0.01, grade="B", model_version="behaviour-v1", reasons=""))
+    code, out, err = _cli(capsys, "actions", "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"date": "2026-02-25", "actions": 0, "by_step": {}, "items": []}  # 10 days past due: between steps
+    counts = _rows(engine)
+    for args, option in ((("--loan", str(loan_id), "--kind", "refinance"), "--kind"), (("--loan", "99", "--kind", "extension"), "--loan"),
+                         (("--loan", str(loan_id), "--kind", "extension", "--grade", "E"), "--grade"),
+                         (("--loan", str(loan_id), "--kind", "extension", "--date", "2026-02-26"), "--date")):
+        code, out, err = _cli(capsys, "restructure", *args, "--json")
+        assert code == 2 and out == "" and err.strip().startswith(f"smelend: error: {option}:"), (args, err)
+        assert _rows(engine) == counts
+    code, out, err = _cli(capsys, "restructure", "--loan", str(loan_id), "--kind", "extension", "--json")
+    assert code == 0, err
+    document = json.loads(out)
+    assert document == {"loan": loan_id, "date": "2026-02-25", "kind": "extension", "old_term": 12, "new_term": 14, "method": "equal-principal",
+                        "principal": "120000.00", "days_past_due": 10, "behaviour_grade": "B", "rule": "offer-extension", "classification_floor": "substandard"}
+    engine.dispose()

@@ -288,3 +288,32 @@ def _changes(conn: Connection, as_of: date) -> pl.DataFrame:
         pl.when(live).then(pl.col("temp_limit_fen")).otherwise(None).alias("temp_limit_fen"),
         pl.when(live).then(pl.col("temp_limit_until")).otherwise(None).alias("temp_limit_until"),
     )
+
+
+_BEHAVIOUR_UPSERT_CHUNK = 10_000
+
+
+def write_behaviour_scores(conn: Connection, as_of: date, scored: pl.DataFrame) -> int:
+    """Store the behaviour scores of ``as_of`` (rows of :func:`smelend.lines.behaviour.score_behaviour`) in the
+    caller's transaction, one row per line and date; a line already scored that day keeps its first score
+    (a resumed run writes nothing twice). Returns how many rows were new."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from smelend.store.tables import behaviour_scores
+
+    needed = ("line_id", "behaviour_score", "behaviour_pd", "behaviour_grade", "behaviour_reasons", "behaviour_model")
+    missing = [c for c in needed if c not in scored.columns]
+    if missing:
+        raise ValueError(f"scored rows lack {', '.join(missing)}")
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(behaviour_scores).on_conflict_do_nothing(index_elements=["line_id", "business_date"])
+    rows = [
+        {"line_id": r["line_id"], "business_date": as_of, "score": r["behaviour_score"], "pd": r["behaviour_pd"], "grade": r["behaviour_grade"],
+         "model_version": r["behaviour_model"], "reasons": ",".join(r["behaviour_reasons"] or [])}
+        for r in scored.select(needed).to_dicts()
+    ]
+    before = conn.scalar(select(func.count()).select_from(behaviour_scores).where(behaviour_scores.c.business_date == as_of)) or 0
+    for start in range(0, len(rows), _BEHAVIOUR_UPSERT_CHUNK):
+        conn.execute(statement, rows[start : start + _BEHAVIOUR_UPSERT_CHUNK])
+    after = conn.scalar(select(func.count()).select_from(behaviour_scores).where(behaviour_scores.c.business_date == as_of)) or 0
+    return int(after - before)
