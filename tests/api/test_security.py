@@ -219,6 +219,17 @@ def test_a_partner_over_its_limit_gets_429_with_retry_after(engine):
     assert client.get("/whoami", headers=signed_headers(key_id, secret, "GET", "/whoami")).status_code == 200
 
 
+def test_workers_split_a_partners_limit(engine):
+    """Under `smelend serve --workers 2` each worker allows half the limit, so the service allows about all of it."""
+    with engine.begin() as conn:
+        _, key_id, secret = create_partner(conn, "Small platform", rate_limit_per_minute=4)
+    app = make_app(engine, RateLimiter(FakeClock()))
+    app.state.workers = 2
+    client = TestClient(app)
+    statuses = [client.get("/whoami", headers=signed_headers(key_id, secret, "GET", "/whoami")).status_code for _ in range(3)]
+    assert statuses == [200, 200, 429]
+
+
 def test_an_unsigned_request_never_spends_a_partners_budget(engine):
     with engine.begin() as conn:
         _, key_id, secret = create_partner(conn, "Small platform", rate_limit_per_minute=1)

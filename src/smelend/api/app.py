@@ -18,10 +18,11 @@ from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 
 from smelend.api import errors
-from smelend.api.routers import applications, decisions, health, lines, loans, offers, products, staff
+from smelend.api.routers import applications, decisions, health, lines, loans, marketing, offers, products, staff
 from smelend.api.routers.common import Service
 from smelend.api.routers.health import MetricsMiddleware
 
+WORKERS_ENV = "SMELEND_SERVE_WORKERS"  # how many processes share the partners' rate limits
 PROVIDER_ENV = "SMELEND_PROVIDER"
 PROVIDER_SEED_ENV = "SMELEND_PROVIDER_SEED"
 
@@ -88,10 +89,11 @@ def create_app(engine: Engine | None = None, *, provider: Any = None, strategy: 
     )
     app.state.engine = engine
     app.state.service = svc
+    app.state.workers = int(os.environ.get(WORKERS_ENV, "1"))  # set by `smelend serve --workers N`
     app.state.metrics = health.Metrics()
     app.add_middleware(MetricsMiddleware, metrics=app.state.metrics)
     errors.install(app)
-    for module in (health, products, applications, decisions, offers, lines, loans, staff):
+    for module in (health, products, applications, decisions, offers, lines, loans, staff, marketing):
         app.include_router(module.router)
     # --- the staff dashboard (smelend.web, issue 9): /dashboard pages, sessions and forms ---
     from smelend.web.routes import install as install_dashboard

@@ -6,9 +6,10 @@ lies inside the last 60 seconds approximates a true sliding window in O(1) memor
 (Cloudflare's method). Over the limit the request gets 429 with ``Retry-After`` (whole seconds until the
 estimate falls below the limit).
 
-The limit is **per process**: with N uvicorn workers or N hosts a partner can make up to N times the
-limit. Divide the configured limit by the worker count, or put a shared limiter (the gateway, Redis) in
-front, when that matters.
+Counts live in each process: ``smelend serve --workers N`` gives each worker 1/N of a partner's limit
+(:func:`worker_share`; the kernel spreads connections over the workers about evenly), so the service as a
+whole allows about the configured figure. Across several hosts, put a shared limiter (the gateway,
+Redis) in front.
 """
 
 from __future__ import annotations
@@ -28,6 +29,16 @@ class _Window:
     start: float  # start of the current fixed window
     current: int
     previous: int
+
+
+def worker_share(limit_per_minute: int, workers: int) -> int:
+    """Each of ``workers`` processes allows this much of a partner's limit (rounded up: never zero).
+
+    >>> worker_share(12_000, 2), worker_share(5, 2), worker_share(7, 1)
+    (6000, 3, 7)
+    """
+    assert workers >= 1 and limit_per_minute >= 1
+    return math.ceil(limit_per_minute / workers)
 
 
 class RateLimiter:

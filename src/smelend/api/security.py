@@ -33,7 +33,7 @@ from starlette.concurrency import run_in_threadpool
 
 from smelend.api import signing
 from smelend.api.principal import BORROWER, STAFF_ROLES, Principal
-from smelend.api.ratelimit import RateLimiter
+from smelend.api.ratelimit import RateLimiter, worker_share
 from smelend.store.db import reading
 from smelend.store import access
 
@@ -109,7 +109,8 @@ async def _partner(request: Request, engine: Engine) -> Principal:
         if exc.status == 401:
             raise _unauthorized(exc.field, exc.message) from None
         raise api_error(exc.status, exc.field, exc.message) from None
-    wait = rate_limiter_of(request).check(f"partner:{partner.id}", partner.rate_limit_per_minute)
+    share = worker_share(partner.rate_limit_per_minute, getattr(request.app.state, "workers", 1))
+    wait = rate_limiter_of(request).check(f"partner:{partner.id}", share)
     if wait is not None:
         raise api_error(
             429, signing.KEY_ID_HEADER, f"more than {partner.rate_limit_per_minute} requests a minute", headers={"Retry-After": str(wait)}

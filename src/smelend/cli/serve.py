@@ -21,8 +21,13 @@ def serve(
         raise InvalidInput.one("port", f"must be between 1 and {MAX_PORT}")
     if not 1 <= workers <= 64:
         raise InvalidInput.one("workers", "must be between 1 and 64")
+    import os
+
     import uvicorn
 
+    from smelend.api.app import WORKERS_ENV
+
+    os.environ[WORKERS_ENV] = str(workers)  # the workers split each partner's rate limit between them
     if workers == 1:
         from smelend.api.app import create_app
 
