@@ -60,6 +60,11 @@ def server(smelend_env: Path, tmp_path: Path, people: dict[str, list[dict[str, A
 
     with engine.begin() as conn:
         replace_data(conn, marketing_data)
+    from smelend.cli import main
+
+    with pytest.raises(SystemExit) as recorded:  # a segmentation run, as staff record one
+        main(["marketing", "segments", "--customers", "300", "--clusters", "3", "--record", "november book", "--json"])
+    assert recorded.value.code in (0, None)
     port = _free_port()
     log = (tmp_path / "serve.log").open("wb")
     smelend = [sys.executable, "-m", "smelend"]
@@ -186,7 +191,7 @@ def test_dashboard_in_chromium(server: tuple[str, Seeded], tmp_path: Path) -> No
         page.click("button[type=submit]")
         page.wait_for_url(f"{base}/dashboard/audit")
         expect(page.locator("p.alert")).to_contain_text("not available to the marketing role")
-        assert page.locator("nav a").all_inner_texts() == ["Funnel and channels"]
+        assert page.locator("nav a").all_inner_texts() == ["Funnel and channels", "Segments"]
 
         # funnel and channels: smelend.marketing's figures over the stored data set
         page.click("nav >> text=Funnel and channels")
@@ -200,8 +205,22 @@ def test_dashboard_in_chromium(server: tuple[str, Seeded], tmp_path: Path) -> No
         assert [(r[0], int(r[1])) for r in table_rows(page.content(), "funnel")] == [(s.step, s.count) for s in funnel(stored)[0].steps]
         assert [r[0] for r in table_rows(page.content(), "channels")] == [c.name for c in channel_figures(stored)]
         snap(page, "08-funnel-channels")
+
+        # segments: the recorded run, counted as the store holds it
+        page.click("nav >> text=Segments")
+        expect(page.locator(".chart[data-drawn=true]")).to_have_count(1, timeout=20_000)
+        from sqlalchemy import func, select
+
+        from smelend.store.tables import segment_assignments
+
+        stored: dict[str, int] = {}
+        with seeded.engine.connect() as conn:
+            for segment, n in conn.execute(select(segment_assignments.c.segment, func.count()).group_by(segment_assignments.c.segment)):
+                stored[segment.split("/")[0]] = stored.get(segment.split("/")[0], 0) + n
+        assert {r[0]: int(r[1]) for r in table_rows(page.content(), "stages") if int(r[1])} == stored
+        snap(page, "09-segments")
         browser.close()
     on_purpose = ("status of 401", "status of 403")  # the wrong password, and the marketing user at the audit log
     assert [e for e in errors if not any(p in e for p in on_purpose)] == [], errors  # no script error, no CSP violation, no missing file
     assert sorted(path.name for path in shots[0].iterdir()) == [
-        "01-login-refused.png", "02-portfolio.png", "03-decisions-search.png", "04-decision.png", "05-replay.png", "06-referrals.png", "07-audit.png", "08-funnel-channels.png"]
+        "01-login-refused.png", "02-portfolio.png", "03-decisions-search.png", "04-decision.png", "05-replay.png", "06-referrals.png", "07-audit.png", "08-funnel-channels.png", "09-segments.png"]

@@ -17,7 +17,7 @@ from smelend.web.access import PAGES
 from .conftest import STAFF, Seeded, csrf_of, fen, table_counts, table_rows
 
 GET_PAGES = {"portfolio": "/dashboard/portfolio", "decisions": "/dashboard/decisions", "reviews": "/dashboard/reviews", "audit": "/dashboard/audit",
-             "funnel": "/dashboard/funnel"}
+             "funnel": "/dashboard/funnel", "segments": "/dashboard/segments"}
 
 
 def _audit_actions(seeded: Seeded) -> list[str]:
@@ -206,3 +206,26 @@ def test_funnel_and_channels_page_shows_the_marketing_figures(seeded: Seeded, ma
     assert [r[0] for r in table_rows(by_channel, "funnel-groups")] == [f.value for f in funnel(stored, "channel")]
     bad = client.get("/dashboard/funnel?by=postcode")
     assert bad.status_code == 422 and "by: must be one of" in bad.text
+
+
+def test_segments_page_shows_the_recorded_run_as_the_cli_reported_it(seeded: Seeded, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from smelend.cli import main
+
+    client, _ = seeded.signed_in("product")
+    assert "No segmentation run is recorded" in client.get("/dashboard/segments").text
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as done:
+        main(["marketing", "segments", "--customers", "300", "--clusters", "3", "--record", "november book", "--json"])
+    assert done.value.code in (0, None)
+    document = json.loads(capsys.readouterr().out)
+    page = client.get("/dashboard/segments").text
+    assert "november book" in page and f'<strong id="run-customers">{document["customers"]}</strong>' in page
+    by_kind = lambda kind: {p["segment"]: p["customers"] for p in document["segments"] if p["kind"] == kind}  # noqa: E731
+    assert {r[0]: int(r[1]) for r in table_rows(page, "stages") if int(r[1])} == by_kind("stage")
+    assert {f"{r[0]}-{r[1]}": int(r[2]) for r in table_rows(page, "cells") if int(r[2])} == by_kind("cell")
+    assert [int(r[1]) for r in table_rows(page, "clusters")] == [c["customers"] for c in document["clusters"]]
+    assert page.count('data-chart="chart-') == 1 and "Grow with a larger line." in page  # the cell strategies from segments.yaml
+    missing = client.get("/dashboard/segments?run=october")
+    assert missing.status_code == 404 and "no segmentation run named" in missing.text

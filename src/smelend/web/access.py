@@ -4,8 +4,8 @@ This mirrors the API's own checks, so the dashboard never shows more than a role
 token: decisions, replay and the review queue as ``GET /v1/decisions/{id}``, ``POST .../replay`` and
 ``GET /v1/reviews`` allow them; reviewing as ``POST .../review`` (risk); the audit log as ``GET /v1/audit``
 (auditor). The portfolio (aggregates over the book, no personal data) is for operations and product
-managers; the funnel and channels page (figures of :mod:`smelend.marketing`) for marketing and product.
-Pages still to come (segments, strategy runs) get their entries with them.
+managers; the funnel and channels and the segments pages (figures of :mod:`smelend.marketing`) for
+marketing and product. Strategy runs get their entry when :mod:`smelend.sim` lands.
 
 >>> allowed("risk", "replay"), allowed("marketing", "replay"), allowed("admin", "audit")
 (True, False, True)
@@ -23,6 +23,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "review": ("risk",),  # approve or decline a referral
     "audit": ("auditor",),
     "funnel": ("marketing", "product"),  # the funnel, the "310" standard and the channels' cost and return
+    "segments": ("marketing", "product"),  # recorded segmentation runs and each segment's strategy
 }
 
 # The pages in the navigation bar, in order, with their titles and paths.
@@ -32,6 +33,7 @@ NAVIGATION: tuple[tuple[str, str, str], ...] = (
     ("reviews", "Referrals", "/dashboard/reviews"),
     ("audit", "Audit log", "/dashboard/audit"),
     ("funnel", "Funnel and channels", "/dashboard/funnel"),
+    ("segments", "Segments", "/dashboard/segments"),
 )
 
 

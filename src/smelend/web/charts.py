@@ -60,3 +60,11 @@ def channels_chart(names: list[str], spend_fen: list[int], margin_fen: list[int]
     fig.add_bar(x=names, y=[_yuan(v) for v in margin_fen], name="lending margin (yuan)", marker_color="#2e7d32")
     fig.update_layout(title="Channels: spend against the margin of their lending", barmode="group", legend={"orientation": "h", "y": -0.25}, **LAYOUT)
     return fig.to_json()
+
+
+def segment_grid_chart(value_bands: tuple[str, ...], risk_bands: tuple[str, ...], cells: dict[str, int]) -> str:
+    z = [[cells.get(f"{v}-{r}", 0) for r in risk_bands] for v in value_bands]
+    fig = go.Figure(go.Heatmap(z=z, x=[f"risk {r}" for r in risk_bands], y=[f"value {v}" for v in value_bands], colorscale="Blues",
+                               text=z, texttemplate="%{text}", hovertemplate="%{y}, %{x}: %{z} customers<extra></extra>"))
+    fig.update_layout(title="Customers by value and risk", **LAYOUT)
+    return fig.to_json()

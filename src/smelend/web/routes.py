@@ -352,5 +352,21 @@ async def funnel_page(request: Request) -> Response:
     return render(request, "funnel.html", session=session, title="Funnel and channels", m=figures, groups=GROUPS, by=by, error=None, charts=shown)
 
 
+@router.get("/segments", response_class=HTMLResponse)
+async def segments_page(request: Request) -> Response:
+    from smelend.web import segments
+
+    session = await auth.page_session(request, "segments")
+    engine = service(request).engine
+    recorded = await run_in_threadpool(segments.runs, engine)
+    wanted = request.query_params.get("run", "").strip()
+    chosen = next((r for r in recorded if r.name == wanted), None) if wanted else (recorded[0] if recorded else None)
+    if wanted and chosen is None:
+        return render(request, "segments.html", 404, session, title="Segments", runs=recorded, s=None, error=f"run: no segmentation run named {wanted!r}")
+    found = None if chosen is None else await run_in_threadpool(segments.segmented, engine, chosen)
+    chart = None if found is None else charts.segment_grid_chart(found.value_bands, found.risk_bands, found.cells)
+    return render(request, "segments.html", session=session, title="Segments", runs=recorded, s=found, chart=chart, error=None)
+
+
 def _reason(exc: ApiError | InvalidInput) -> str:
     return "; ".join(f"{e.field}: {e.reason}" for e in exc.errors)
