@@ -31,6 +31,10 @@ class Account(str, Enum):
     FEE_INCOME = "fee_income"
     RECOVERY_INCOME = "recovery_income"  # cash recovered after write-off
     PROVISION_EXPENSE = "provision_expense"
+    # --- marketing (issue 8): interest-discount coupons are a marketing cost, owed to the borrower until rebated
+    MARKETING_EXPENSE = "marketing_expense"
+    COUPON_PAYABLE = "coupon_payable"  # liability: coupon discounts granted on draws, not yet rebated
+    # --- end marketing
     # off balance sheet (memo pair): interest and penalty on non-accrual loans, tracked, not income
     SUSPENDED_INTEREST = "suspended_interest"
     SUSPENDED_INTEREST_CONTRA = "suspended_interest_contra"
@@ -58,6 +62,7 @@ _CREDIT_NORMAL = frozenset(
         Account.RECOVERY_INCOME,
         Account.SUSPENDED_INTEREST_CONTRA,
         Account.WRITTEN_OFF_CONTRA,
+        Account.COUPON_PAYABLE,  # marketing (issue 8)
     }
 )
 _OFF_BALANCE = frozenset({Account.SUSPENDED_INTEREST, Account.SUSPENDED_INTEREST_CONTRA, Account.WRITTEN_OFF, Account.WRITTEN_OFF_CONTRA})

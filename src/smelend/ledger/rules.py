@@ -144,3 +144,14 @@ def write_off(loan_id: int, on: date, w: WriteOff) -> JournalEntry:
     )
     assert entry is not None
     return entry
+
+
+# --- marketing (issue 8) -------------------------------------------------------------------------------
+def coupon_cost(grant_id: str, on: date, amount_fen: int, loan_id: int | None = None) -> JournalEntry | None:
+    """An interest-discount coupon redeemed on a draw: its cost is a marketing expense, owed to the borrower.
+
+    Interest income stays gross (the loan's own interest is untouched, so the loan book still reconciles);
+    the discount is a liability until it is rebated. One entry per coupon grant; nothing for zero.
+    """
+    return JournalEntry.of(f"coupon:{grant_id}", on, "coupon", {A.MARKETING_EXPENSE: amount_fen, A.COUPON_PAYABLE: -amount_fen}, loan_id)
+# --- end marketing
