@@ -262,8 +262,9 @@ def _enterprise_data(conn: Connection, as_of: date, since: date) -> pl.DataFrame
 
 def _changes(conn: Connection, as_of: date) -> pl.DataFrame:
     """The latest line change on or before ``as_of`` and the temporary limit in force, from part B's
-    ``line_changes`` table when it exists (columns line_id, business_date, action, temp_limit_fen,
-    temp_limit_until); all null otherwise."""
+    ``line_changes`` table when it exists (columns line_id, effective_date or business_date, action,
+    temp_limit_fen, temp_limit_until); all null otherwise. (The close of business overlays its own
+    reading of the changes on the snapshot.)"""
     schema = {"line_id": pl.Int64, "last_change_date": pl.Date, "last_change_action": pl.Utf8, "temp_limit_fen": pl.Int64, "temp_limit_until": pl.Date}
     inspector = inspect(conn)
     if not inspector.has_table(LINE_CHANGES_TABLE):
@@ -271,16 +272,16 @@ def _changes(conn: Connection, as_of: date) -> pl.DataFrame:
     from sqlalchemy import MetaData, Table
 
     table = Table(LINE_CHANGES_TABLE, MetaData(), autoload_with=conn)
-    needed = {"line_id", "business_date", "action"}
-    if not needed <= set(table.c.keys()):
+    dated = next((table.c[name] for name in ("effective_date", "business_date") if name in table.c), None)
+    if dated is None or not {"line_id", "action"} <= set(table.c.keys()):
         return pl.DataFrame(schema=schema)
-    order = table.c.id if "id" in table.c else table.c.business_date
-    latest = select(table.c.line_id.label("line_id"), func.max(order).label("last")).where(table.c.business_date <= as_of).group_by(table.c.line_id).subquery()
+    order = table.c.id if "id" in table.c else dated
+    latest = select(table.c.line_id.label("line_id"), func.max(order).label("last")).where(dated <= as_of).group_by(table.c.line_id).subquery()
     temp_fen = table.c.temp_limit_fen if "temp_limit_fen" in table.c else cast(literal(None), Integer)
     temp_until = table.c.temp_limit_until if "temp_limit_until" in table.c else literal(None)
     rows = _frame(
         conn,
-        select(table.c.line_id, table.c.business_date, table.c.action, temp_fen, temp_until).join(latest, and_(latest.c.line_id == table.c.line_id, latest.c.last == order)),
+        select(table.c.line_id, dated, table.c.action, temp_fen, temp_until).join(latest, and_(latest.c.line_id == table.c.line_id, latest.c.last == order)),
         schema,
     )
     live = pl.col("temp_limit_until").is_not_null() & (pl.col("temp_limit_until") >= as_of) & (pl.col("temp_limit_fen").fill_null(0) > 0)
