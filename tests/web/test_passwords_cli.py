@@ -91,3 +91,31 @@ def test_a_login_name_is_given_once(db_url: str, capsys: pytest.CaptureFixture[s
     assert code == 2 and out == "" and err.strip().startswith("smelend: error: --name:")
     assert table_counts(engine) == before  # no second user half-made
     engine.dispose()
+
+
+def test_set_password_unlocks_and_ends_sessions(db_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    from smelend.web.auth import utcnow
+    from smelend.web.login import attempt
+
+    assert run(capsys, "admin", "create-user", "--name", "Zhao Audit", "--role", "auditor", "--password", "the first passphrase")[0] == 0
+    engine = open_store(db_url)
+    try:
+        now = utcnow()
+        session = attempt(engine, "zhao audit", "the first passphrase", now).cookie
+        for _ in range(web_sessions.MAX_FAILED_ATTEMPTS):
+            attempt(engine, "zhao audit", "a wrong passphrase!", now)
+        assert "locked" in (attempt(engine, "zhao audit", "the first passphrase", now).refusal or "")
+        code, out, _ = run(capsys, "admin", "set-password", "--name", "Zhao Audit", "--password", "the second passphrase", "--json")
+        assert code == 0 and json.loads(out) == {"id": json.loads(out)["id"], "login": "zhao audit", "sessions_ended": 1}
+        with engine.connect() as conn:
+            assert web_sessions.find_session(conn, session, now, write=False) is None
+        assert attempt(engine, "zhao audit", "the first passphrase", now).cookie is None
+        assert attempt(engine, "zhao audit", "the second passphrase", now).cookie is not None  # unlocked
+        before = table_counts(engine)
+        for argv, option in ((["--name", "nobody here", "--password", "a long enough passphrase"], "--name"),
+                             (["--name", "zhao audit", "--password", "short"], "--password")):
+            code, out, err = run(capsys, "admin", "set-password", *argv)
+            assert code == 2 and out == "" and err.strip().startswith(f"smelend: error: {option}:"), err
+        assert table_counts(engine) == before
+    finally:
+        engine.dispose()

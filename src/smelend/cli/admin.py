@@ -127,6 +127,35 @@ def _person_resident_id(resident_id: str) -> str:
         raise _renamed(exc, {"resident_id": "person_resident_id"}) from None
 
 
+@admin_app.command("set-password")
+def admin_set_password(
+    name: str = typer.Option(..., "--name", help="The dashboard login name (the staff user's name)."),
+    password: str = typer.Option(..., "--password", help="The new password (12+ characters); only an scrypt hash is stored."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Set a new dashboard password for a staff user who has a login: unlocks the login and ends its sessions."""
+    from smelend.store import web_sessions
+    from smelend.web import passwords
+
+    passwords.check_password(password)
+    login_name = web_sessions.clean_login(name)
+    engine = open_store()
+    try:
+        with engine.begin() as conn:
+            login = web_sessions.find_login(conn, login_name)
+            if login is None:
+                raise InvalidInput.one("name", "no dashboard login has this name (create-user --password makes one)")
+            ended = web_sessions.end_sessions(conn, login.user_id)
+            web_sessions.set_password(conn, login.user_id, login_name, passwords.hash_password(password))
+            audit.record(conn, ADMIN_ACTOR, "set-password", "api_user", login.user_id, None, {"login": login_name, "sessions_ended": ended})
+    finally:
+        engine.dispose()
+    if json_out:
+        emit_json({"id": login.user_id, "login": login_name, "sessions_ended": ended})
+    else:
+        stderr.print(f"new password set for {login_name} (user {login.user_id}); {ended} open sessions ended")
+
+
 @admin_app.command("create-partner")
 def admin_create_partner(
     name: str = typer.Option(..., "--name", help="The partner platform's name."),
