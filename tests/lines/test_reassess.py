@@ -185,3 +185,13 @@ def test_a_book_batch_keeps_the_invariants_and_is_deterministic():
     # batches of any size give the same rows as the whole book (runners cut batches as they like)
     pieces = pl.concat([reassess(book.slice(k, 777), as_of, CONTEXT) for k in range(0, book.height, 777)])
     assert pieces.equals(changes)
+
+
+def test_vectorised_notices_equal_the_one_by_one_notice():
+    from smelend.lines.changes import LineChange, notifications
+
+    as_of = date(2026, 11, 5)
+    changes = reassess(snapshot_frame(2_000, as_of, seed=4), as_of, CONTEXT)
+    notices = notifications(changes).select("event", "payload").rows()
+    assert notices == [LineChange.from_row(row).notification() for row in changes.iter_rows(named=True)]
+    assert json.loads(notices[0][1])["line_id"] == changes.row(0, named=True)["line_id"]

@@ -19,8 +19,9 @@ GRADES = ("A", "B", "C", "D", "E")
 TAX_GRADES = ("A", "B", "M", "C", "D")
 
 
-def snapshot_frame(lines: int, as_of: date, seed: int = 7, first_line_id: int = 1) -> pl.DataFrame:
-    """``lines`` rows of a plausible book on ``as_of`` (deterministic for a seed)."""
+def snapshot_frame(lines: int, as_of: date, seed: int = 7, first_line_id: int = 1, graded: bool = True) -> pl.DataFrame:
+    """``lines`` rows of a plausible book on ``as_of`` (deterministic for a seed): every column of the
+    snapshot schema, plus ``behaviour_grade`` when ``graded`` (else the behaviour model grades it)."""
     rng = np.random.default_rng(seed)
     n = lines
     product = rng.choice(len(PRODUCTS), n, p=[0.35, 0.25, 0.25, 0.15])
@@ -42,30 +43,51 @@ def snapshot_frame(lines: int, as_of: date, seed: int = 7, first_line_id: int = 
     temp_until = np.datetime64(as_of, "D") + rng.integers(-5, 40, n).astype("timedelta64[D]")
     last_change = np.datetime64(as_of, "D") - rng.integers(1, 400, n).astype("timedelta64[D]")
     has_change = rng.random(n) < 0.4
-    return pl.DataFrame(
+    outstanding = used_fen
+    overdue = np.where(max_dpd > 0, outstanding // rng.integers(3, 12, n), 0).astype(np.int64)
+    next_due = np.datetime64(as_of, "D") + rng.integers(0, 31, n).astype("timedelta64[D]")
+    frame = pl.DataFrame(
         {
+            "as_of": np.full(n, np.datetime64(as_of, "D")),
             "line_id": np.arange(first_line_id, first_line_id + n, dtype=np.int64),
             "enterprise_id": np.arange(first_line_id, first_line_id + n, dtype=np.int64),
+            "owner_person_id": np.arange(first_line_id, first_line_id + n, dtype=np.int64),
             "product_id": np.array(PRODUCTS)[product],
             "status": status,
+            "annual_rate": np.array(["0.072", "0.096", "0.12", "0.15"])[rng.integers(0, 4, n)],
             "limit_fen": limit_fen + temp_limit_fen,
             "used_fen": used_fen,
             "start_date": start.astype("datetime64[D]"),
             "end_date": end.astype("datetime64[D]"),
             "months_on_book": (start_offset // 30).astype(np.int64),
+            "open_loans": np.where(used_fen > 0, rng.integers(1, 4, n), 0).astype(np.int64),
+            "principal_outstanding_fen": outstanding,
             "max_dpd": max_dpd.astype(np.int64),
             "max_dpd_365d": max_dpd_365d.astype(np.int64),
+            "overdue_principal_fen": overdue,
+            "worst_category": np.where(max_dpd > 90, "substandard", np.where(max_dpd > 0, "special-mention", "pass")),
             "on_time_streak": np.where(max_dpd > 0, 0, rng.integers(0, 30, n)).astype(np.int64),
             "late_payments_365d": np.where(max_dpd_365d > 0, rng.integers(1, 6, n), 0).astype(np.int64),
+            "draws_90d": np.where(used_fen > 0, rng.integers(0, 4, n), 0).astype(np.int64),
+            "drawn_fen_90d": (used_fen * rng.uniform(0, 1, n)).astype(np.int64),
+            "next_due_date": np.where(used_fen > 0, next_due, np.datetime64("NaT")).astype("datetime64[D]"),
+            "next_due_fen": np.where(used_fen > 0, used_fen // 6, 0).astype(np.int64),
             "revenue_12m_fen": (limit_fen * rng.uniform(1.5, 8.0, n)).astype(np.int64),
             "revenue_trend": rng.normal(0.03, 0.18, n).round(4),
+            "invoice_trend": rng.normal(0.03, 0.2, n).round(4),
+            "settlement_trend": rng.normal(0.02, 0.2, n).round(4),
             "tax_grade": np.array(TAX_GRADES)[rng.choice(5, n, p=[0.3, 0.35, 0.2, 0.1, 0.05])],
             "event_new_tax_record": rng.random(n) < 0.03,
             "event_new_invoice": rng.random(n) < 0.05,
             "event_external_alert": rng.random(n) < 0.003,
             "last_change_date": np.where(has_change, last_change, np.datetime64("NaT")).astype("datetime64[D]"),
+            "last_change_action": pl.Series(np.where(has_change, "increase", ""), dtype=pl.Utf8),
             "temp_limit_fen": temp_limit_fen,
             "temp_limit_until": np.where(temp, temp_until, np.datetime64("NaT")).astype("datetime64[D]"),
             "behaviour_grade": np.array(GRADES)[grade_index],
         }
-    ).with_columns(pl.col("start_date", "end_date", "last_change_date", "temp_limit_until").cast(pl.Date))
+    ).with_columns(
+        pl.col("as_of", "start_date", "end_date", "last_change_date", "temp_limit_until", "next_due_date").cast(pl.Date),
+        pl.when(pl.col("last_change_action") == "").then(None).otherwise(pl.col("last_change_action")).alias("last_change_action"),
+    )
+    return frame if graded else frame.drop("behaviour_grade")

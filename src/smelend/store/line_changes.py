@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import date
 
 import polars as pl
-from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from smelend.lines.changes import LineChange, check_changes
+from smelend.lines.changes import check_changes
 from smelend.store.outbox import add_notifications
 from smelend.store.tables import credit_lines, line_changes
 
@@ -39,19 +39,35 @@ def changed_lines(conn: Connection, day: date, line_ids: list[int]) -> set[int]:
     return set(conn.execute(query).scalars())
 
 
-_GUARDED_UPDATE = (
-    update(credit_lines)
-    .where(
-        and_(
-            credit_lines.c.id == bindparam("b_id"),
-            credit_lines.c.limit_fen == bindparam("b_limit_before"),
-            credit_lines.c.status == bindparam("b_status_before"),
-            credit_lines.c.end_date == bindparam("b_end_before"),
-            credit_lines.c.used_fen <= bindparam("b_limit_after"),
-        )
-    )
-    .values(limit_fen=bindparam("b_limit_after"), status=bindparam("b_status_after"), end_date=bindparam("b_end_after"), version=credit_lines.c.version + 1)
+_CHANGE_COLUMNS = (
+    "run_id", "line_id", "effective_date", "action", "reasons", "limit_before_fen", "limit_after_fen", "used_fen", "status_before",
+    "status_after", "end_before", "end_after", "temp_limit_fen", "temp_limit_until", "rules_version", "settings_version",
+    "strategy_version", "model_version",
 )
+_UPDATE_LINE = (
+    "UPDATE credit_lines SET limit_fen = ?, status = ?, end_date = ?, version = version + 1"
+    " WHERE id = ? AND limit_fen = ? AND status = ? AND end_date = ? AND used_fen <= ?"
+)
+_INSERT_CHANGE = f"INSERT INTO line_changes ({', '.join(_CHANGE_COLUMNS)}) VALUES ({', '.join('?' * len(_CHANGE_COLUMNS))})"
+
+
+def _driver_many(conn: Connection, sql: str, frame: pl.DataFrame) -> int:
+    """executemany of ``frame``'s rows straight on the driver (qmark SQL adapted to the driver's style):
+    SQLAlchemy's per-row parameter processing costs more than the database here. Dates go as ISO
+    text on SQLite (what SQLAlchemy's Date stores there) and as dates elsewhere."""
+    if frame.height == 0:
+        return 0
+    if conn.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    if conn.dialect.name == "sqlite":
+        frame = frame.with_columns(pl.col(pl.Date).dt.strftime("%Y-%m-%d"))
+    rows = frame.rows()
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, rows)
+        return int(cursor.rowcount)
+    finally:
+        cursor.close()
 
 
 def write_changes(conn: Connection, run_id: str, changes: pl.DataFrame, versions: Versions) -> Counter[str]:
@@ -68,54 +84,45 @@ def write_changes(conn: Connection, run_id: str, changes: pl.DataFrame, versions
     assert len(days) == 1, "one business date at a time"
     day = days[0]
     done = changed_lines(conn, day, changes.get_column("line_id").to_list())
-    rows = [LineChange.from_row(r) for r in changes.iter_rows(named=True) if r["line_id"] not in done]
+    todo = changes.filter(~pl.col("line_id").is_in(sorted(done))) if done else changes
     counts["already"] = len(done)
-    if not rows:
+    if todo.height == 0:
         return counts
-    params = [
-        {"b_id": c.line_id, "b_limit_before": c.limit_before_fen, "b_status_before": c.status_before, "b_end_before": c.end_before,
-         "b_limit_after": c.limit_after_fen, "b_status_after": c.status_after, "b_end_after": c.end_after}
-        for c in rows
-    ]
-    moved = conn.execute(_GUARDED_UPDATE, params).rowcount
-    if moved != len(rows):  # some line moved since the decision (rare): keep the changes that applied
-        applied = _applied(conn, rows)
-        counts["stale"] = len(rows) - len(applied)
-        rows = applied
-        if not rows:
+    updates = todo.select(
+        "limit_after_fen", "status_after", "end_after", "line_id", "limit_before_fen", "status_before", "end_before", pl.col("limit_after_fen").alias("cap")
+    )
+    moved = _driver_many(conn, _UPDATE_LINE, updates)
+    if moved != todo.height:  # some line moved since the decision (rare): keep the changes that applied
+        applied = _applied(conn, todo)
+        counts["stale"] = todo.height - applied.height
+        todo = applied
+        if todo.height == 0:
             return counts
-    conn.execute(
-        line_changes.insert(),
-        [
-            {
-                "run_id": run_id, "line_id": c.line_id, "effective_date": c.effective_date, "action": c.action, "reasons": ",".join(c.reasons),
-                "limit_before_fen": c.limit_before_fen, "limit_after_fen": c.limit_after_fen, "used_fen": c.used_fen,
-                "status_before": c.status_before, "status_after": c.status_after, "end_before": c.end_before, "end_after": c.end_after,
-                "temp_limit_fen": c.temp_limit_fen, "temp_limit_until": c.temp_limit_until, "rules_version": versions.rules,
-                "settings_version": versions.settings, "strategy_version": versions.strategy, "model_version": versions.model,
-            }
-            for c in rows
-        ],
+    records = todo.with_columns(
+        pl.lit(run_id).alias("run_id"), pl.lit(versions.rules).alias("rules_version"), pl.lit(versions.settings).alias("settings_version"),
+        pl.lit(versions.strategy).alias("strategy_version"), pl.lit(versions.model).alias("model_version"),
+    ).select(_CHANGE_COLUMNS)
+    _driver_many(conn, _INSERT_CHANGE, records)
+    ids = pl.DataFrame(
+        conn.execute(select(line_changes.c.line_id, line_changes.c.id).where(line_changes.c.effective_date == day, line_changes.c.line_id.in_(todo.get_column("line_id").to_list()))).all(),
+        schema={"line_id": pl.Int64, "line_change_id": pl.Int64},
+        orient="row",
     )
-    ids = dict(
-        conn.execute(
-            select(line_changes.c.line_id, line_changes.c.id).where(line_changes.c.effective_date == day, line_changes.c.line_id.in_([c.line_id for c in rows]))
-        ).all()
-    )
-    add_notifications(conn, [(ids[c.line_id], c) for c in rows])
-    counts.update(c.action for c in rows)
+    add_notifications(conn, todo.join(ids, on="line_id", how="left"))
+    counts.update(dict(todo.group_by("action").len().iter_rows()))
     return counts
 
 
-def _applied(conn: Connection, rows: list[LineChange]) -> list[LineChange]:
+def _applied(conn: Connection, changes: pl.DataFrame) -> pl.DataFrame:
     """After a guarded bulk update that missed some lines: the changes whose line now reads as decided."""
     current = {
-        row.id: row
+        row.id: (row.limit_fen, row.status, row.end_date)
         for row in conn.execute(
-            select(credit_lines.c.id, credit_lines.c.limit_fen, credit_lines.c.status, credit_lines.c.end_date).where(credit_lines.c.id.in_([c.line_id for c in rows]))
+            select(credit_lines.c.id, credit_lines.c.limit_fen, credit_lines.c.status, credit_lines.c.end_date).where(credit_lines.c.id.in_(changes.get_column("line_id").to_list()))
         )
     }
-    return [c for c in rows if (current[c.line_id].limit_fen, current[c.line_id].status, current[c.line_id].end_date) == (c.limit_after_fen, c.status_after, c.end_after)]
+    keep = [current[r["line_id"]] == (r["limit_after_fen"], r["status_after"], r["end_after"]) for r in changes.iter_rows(named=True)]
+    return changes.filter(pl.Series(keep, dtype=pl.Boolean))
 
 
 def latest_changes(conn: Connection, line_ids: list[int] | None = None, before: date | None = None) -> pl.DataFrame:

@@ -7,28 +7,31 @@ crashes in between. Delivery itself (SMS, the app's inbox) is the channel's job,
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
+import polars as pl
 from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
-from smelend.lines.changes import LineChange
+from smelend.lines.changes import notifications
 from smelend.store.tables import line_notifications
 
 PENDING = "pending"
 SENT = "sent"
 
 
-def add_notifications(conn: Connection, changes: Sequence[tuple[int, LineChange]]) -> int:
-    """Queue a notice for each (line change id, change)."""
-    if not changes:
+def add_notifications(conn: Connection, changes: pl.DataFrame) -> int:
+    """Queue a notice for each change (rows of ``CHANGE_SCHEMA`` with their ``line_change_id``)."""
+    if changes.height == 0:
         return 0
-    rows = []
-    for change_id, change in changes:
-        event, payload = change.notification()
-        rows.append({"line_change_id": change_id, "line_id": change.line_id, "event": event, "payload": payload, "status": PENDING, "attempts": 0})
-    conn.execute(line_notifications.insert(), rows)
-    return len(rows)
+    notices = notifications(changes).select("line_change_id", "line_id", "event", "payload", pl.lit(PENDING).alias("status"), pl.lit(0).alias("attempts"))
+    sql = "INSERT INTO line_notifications (line_change_id, line_id, event, payload, status, attempts) VALUES (?, ?, ?, ?, ?, ?)"
+    if conn.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, notices.rows())
+    finally:
+        cursor.close()
+    return notices.height
 
 
 def pending_notifications(conn: Connection, limit: int = 1000) -> list[dict]:
