@@ -3,6 +3,7 @@ the same answer for a wrong name or password, lock-out, a per-address limit, exp
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -41,6 +42,13 @@ def test_login_sets_a_hardened_cookie_stored_only_as_a_hash_and_logout_ends_it(b
     assert refused.status_code == 403 and len(_sessions(bare)) == 1
     out = client.post("/dashboard/logout", data={"csrf_token": csrf_of(home.text)})
     assert out.status_code == 303 and _sessions(bare) == []
+    from smelend.store.audit import list_audit
+
+    with bare.engine.connect() as conn:
+        entries = list_audit(conn, limit=1000)
+    trail = [(e.actor, e.action) for e in entries if e.action.startswith("dashboard.")]
+    assert [a for _, a in trail] == ["dashboard.login", "dashboard.logout"] and trail[0][0] == trail[1][0]
+    assert PASSWORD not in json.dumps([vars(e) for e in entries], default=str)
     client.cookies.set("smelend_session", value, path="/dashboard")  # the old cookie opens nothing now
     assert client.get("/dashboard/").status_code == 303
 
@@ -57,7 +65,13 @@ def test_wrong_password_and_unknown_name_read_the_same_then_the_login_locks(bare
     assert locking.status_code == 401 and "now locked" in locking.text
     right_but_locked = login(client, "staff auditor", PASSWORD)
     assert right_but_locked.status_code == 401 and "locked until" in right_but_locked.text
-    assert table_counts(bare.engine) == before  # no session, no user, nothing else written
+    after = table_counts(bare.engine)
+    assert after.pop("audit_log") == before.pop("audit_log") + 1 and after == before  # no session, nothing else written
+    from smelend.store.audit import list_audit
+
+    with bare.engine.connect() as conn:
+        locked = list_audit(conn, limit=1000)[-1]
+    assert locked.action == "dashboard.login.locked" and locked.actor == "web:login" and "not the password" not in json.dumps(locked.after)
     assert login(client, "staff risk", PASSWORD).status_code == 303  # others are not affected
 
     from smelend.web.auth import utcnow

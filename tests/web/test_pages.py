@@ -140,7 +140,7 @@ def test_replay_button_runs_the_api_replay_and_the_audit_page_shows_it(seeded: S
     shown = table_rows(client.get("/dashboard/audit").text, "audit")
     assert [int(r[0]) for r in shown] == sorted((i["id"] for i in api), reverse=True)[:100]
     assert [r[3] for r in shown] == [i["action"] for i in sorted(api, key=lambda i: -i["id"])][:100]
-    assert shown[0][3] == "decision.replay" and shown[0][2] == risk_user
+    assert shown[0][3] == "dashboard.login" and shown[1][3] == "decision.replay" and shown[1][2] == risk_user  # the auditor signed in last
     applications_only = table_rows(client.get("/dashboard/audit?entity=application").text, "audit")
     assert applications_only and {r[4].split()[0] for r in applications_only} == {"application"}
     assert [int(r[0]) for r in applications_only] == sorted((i["id"] for i in api if i["entity"] == "application"), reverse=True)

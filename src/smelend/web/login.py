@@ -1,7 +1,9 @@
 """Checking a login attempt: the password against its scrypt hash, the lock-out, the user still active.
 
 Unknown names are verified against a dummy hash so that they take as long as known ones, and every
-refusal reads the same ("wrong name or password") except a lock-out, which says until when.
+refusal reads the same ("wrong name or password") except a lock-out, which says until when. Sign-ins
+and lock-outs are written to the audit log (``dashboard.login``, ``dashboard.login.locked``); single
+wrong passwords are only counted.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from smelend.store import web_sessions
+from smelend.store import audit, web_sessions
 from smelend.store.db import reading
 from smelend.store.tables import api_users
 from smelend.web import passwords
 
 WRONG = "wrong name or password"
+SYSTEM_ACTOR = "web:login"  # who the audit log names for a lock-out (nobody is signed in)
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,9 @@ def attempt(engine: Engine, name: str, password: str, now: datetime, previous_co
     with engine.begin() as conn:
         if not good:
             locked = web_sessions.record_failure(conn, login, now)
+            if locked:
+                audit.record(conn, SYSTEM_ACTOR, "dashboard.login.locked", "api_user", login.user_id, None,
+                             {"login": login.login, "failed_attempts": web_sessions.MAX_FAILED_ATTEMPTS, "minutes": web_sessions.LOCK_MINUTES})
             return Attempt(None, WRONG + (f"; this login is now locked for {web_sessions.LOCK_MINUTES} minutes" if locked else ""))
         if not active:
             return Attempt(None, WRONG)
@@ -49,4 +55,5 @@ def attempt(engine: Engine, name: str, password: str, now: datetime, previous_co
         web_sessions.record_success(conn, login, rehash)
         web_sessions.end_session(conn, previous_cookie)
         cookie, _ = web_sessions.start_session(conn, login.user_id, now)
+        audit.record(conn, f"staff:{login.user_id}", "dashboard.login", "api_user", login.user_id, None, {"login": login.login})
     return Attempt(cookie, None)

@@ -169,6 +169,7 @@ async def logout(request: Request, csrf_token: str = Form("")) -> Response:
         def end() -> None:
             with service(request).engine.begin() as conn:
                 web_sessions.end_session(conn, request.cookies.get(auth.SESSION_COOKIE))
+                audit_store.record(conn, auth.principal_of(session).key, "dashboard.logout", "api_user", session.user_id, None, {"session": "ended"})
 
         await run_in_threadpool(end)
     response = redirect("/dashboard/login")
