@@ -211,8 +211,8 @@ async def run_backend(name: str, url: str, args: argparse.Namespace, workdir: Pa
     from smelend.store import open_store
     from smelend.store.access import create_partner
 
-    env = os.environ.copy() | {"SMELEND_DATABASE_URL": url, "SMELEND_DATA_DIR": str(workdir / name)}
-    os.environ.update({k: env[k] for k in ("SMELEND_DATABASE_URL", "SMELEND_DATA_DIR")})
+    env = os.environ.copy() | {"SMELEND_DATABASE_URL": url, "SMELEND_DATA_DIR": str(workdir / name), "SMELEND_SQLITE_SYNCHRONOUS": args.sqlite_synchronous}
+    os.environ.update({k: env[k] for k in ("SMELEND_DATABASE_URL", "SMELEND_DATA_DIR", "SMELEND_SQLITE_SYNCHRONOUS")})
     engine = open_store(url)
     with engine.begin() as conn:
         _, key_id, secret = create_partner(conn, f"load {name}", rate_limit_per_minute=1_000_000, max_lending_share="1")
@@ -275,9 +275,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--lines", type=int, default=40, help="offers accepted into lines for the draw phase")
     parser.add_argument("--postgres-url", default=os.environ.get("SMELEND_BENCH_POSTGRES_URL"))
+    parser.add_argument("--sqlite-synchronous", choices=("FULL", "NORMAL"), default="FULL",
+                        help="SQLite's durability for the run (SMELEND_SQLITE_SYNCHRONOUS): FULL syncs every commit")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    results: dict[str, Any] = {"workers": args.workers, "rate": args.rate, "seconds": args.seconds, "concurrency": args.concurrency, "target_p99_ms_at_rate": 50}
+    results: dict[str, Any] = {"sqlite_synchronous": args.sqlite_synchronous, "workers": args.workers, "rate": args.rate, "seconds": args.seconds, "concurrency": args.concurrency, "target_p99_ms_at_rate": 50}
     with tempfile.TemporaryDirectory(prefix="smelend-load-") as tmp:
         workdir = Path(tmp)
         results["sqlite"] = asyncio.run(run_backend("sqlite", f"sqlite:///{workdir / 'load.db'}", args, workdir))
@@ -289,7 +291,7 @@ def main() -> None:
     for backend in ("sqlite", "postgresql"):
         if backend not in results:
             continue
-        print(f"{backend}:")
+        print(f"{backend}:" + (f" (synchronous={args.sqlite_synchronous})" if backend == "sqlite" else ""))
         for phase in ("decisions", "draws", "repayments"):
             for mode in ("steady", "saturation"):
                 r = results[backend][phase][mode]

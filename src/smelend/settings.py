@@ -9,10 +9,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from smelend.errors import InvalidInput
+
 DATA_DIR_ENV = "SMELEND_DATA_DIR"
 DATABASE_URL_ENV = "SMELEND_DATABASE_URL"
 PII_KEY_ENV = "SMELEND_PII_KEY"
 PII_KEY_FILE_ENV = "SMELEND_PII_KEY_FILE"
+SQLITE_SYNCHRONOUS_ENV = "SMELEND_SQLITE_SYNCHRONOUS"
+SQLITE_SYNCHRONOUS_MODES = ("FULL", "NORMAL")
 
 
 def data_dir() -> Path:
@@ -32,6 +36,17 @@ def database_url() -> str:
     PostgreSQL in production by setting one variable."""
     url = os.environ.get(DATABASE_URL_ENV, "").strip()
     return url or f"sqlite:///{data_dir() / 'smelend.db'}"
+
+
+def sqlite_synchronous() -> str:
+    """``$SMELEND_SQLITE_SYNCHRONOUS``: ``FULL`` (default) syncs the log to disk at every commit, so an
+    acknowledged payment survives a power cut; ``NORMAL`` (SQLite's advice for WAL) syncs at checkpoints
+    only: it survives a crash of the process or of smelend, not of the machine, and commits are several
+    times cheaper."""
+    value = os.environ.get(SQLITE_SYNCHRONOUS_ENV, "").strip().upper() or "FULL"
+    if value not in SQLITE_SYNCHRONOUS_MODES:
+        raise InvalidInput.one(SQLITE_SYNCHRONOUS_ENV, f"must be one of {', '.join(SQLITE_SYNCHRONOUS_MODES)}, not {value!r}")
+    return value
 
 
 def pii_key() -> str | None:

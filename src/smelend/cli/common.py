@@ -60,7 +60,7 @@ def emit_json(document: Any) -> None:
 
 def option_name(field: str) -> str:
     """A core field name as the CLI option that carries it (``annual_rate`` -> ``--annual-rate``)."""
-    if "." in field or ":" in field or "/" in field:
+    if "." in field or ":" in field or "/" in field or field.isupper():  # a nested field, a file, an environment variable
         return field
     return "--" + field.replace("_", "-")
 

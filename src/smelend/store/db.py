@@ -10,6 +10,7 @@ while another request writes. It must not write (SQLite would refuse an upgrade 
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -50,20 +51,22 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     parsed = normalise_url(url)
     kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
+        synchronous = settings.sqlite_synchronous()  # checked once, before any connection
         engine = create_engine(parsed, **kwargs)
-        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "connect", partial(_sqlite_on_connect, synchronous=synchronous))
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(parsed, **kwargs)
 
 
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any, synchronous: str) -> None:
     dbapi_connection.isolation_level = None  # pysqlite stops emitting BEGIN; _sqlite_on_begin does it
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute(f"PRAGMA synchronous = {synchronous}")
         cursor.execute("PRAGMA foreign_keys = ON")
     finally:
         cursor.close()
