@@ -1,0 +1,546 @@
+"""One strategy over one population, month by month, on the platform's real engines.
+
+Why the real engines: a comparison is only evidence if the simulated bank decides, prices, schedules and
+books exactly as the platform does. So every application goes through :func:`smelend.risk.decision.decide`
+with the real :class:`~smelend.pricing.pricer.Pricer` (evidence gathered from the risk engine's simulated
+provider), every draw is scheduled by :func:`smelend.servicing.batch.build_schedules_batch` (one call per
+product and method a month), and every money movement is a journal entry made by the posting rules of
+:mod:`smelend.ledger.rules` (disbursement, the month's accrual as a close-of-business entry, receipt,
+write-off, coupon). The run counts those calls (:class:`Counters`) so a test can prove it.
+
+What is simulated is the market, from ``data/market.yaml``: who needs credit and which channel reaches them,
+acceptance (take-up falls with the rate, less for riskier businesses), the competitor's offer and attrition,
+draws and utilisation, prepayment, defaults from the latent PD under a macro factor (with an optional
+2020-2022-like shock), recoveries. One live loan per business at a time; loans repay monthly on their
+schedule; a defaulted loan stops paying, is non-performing from ``months_to_npl`` missed payments and is
+written off after ``months_to_write_off``, recovering ``1 - lgd``.
+"""
+
+from __future__ import annotations
+
+import calendar
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Callable
+
+import numpy as np
+
+from smelend.ledger import Account, JournalEntry
+from smelend.ledger import rules
+from smelend.ledger.entries import trial_balance
+from smelend.sim.population import MarketSettings, Population, application_for, competitor_rate, price_sensitivity
+from smelend.sim.strategy import StrategyFile
+
+RATE_STEP = Decimal("0.0001")
+LINE_STEP_FEN = 10_000  # lines and draws in whole hundreds of yuan
+MIN_DRAW_FEN = 100_000  # 1,000 yuan
+STAGES = ("applications", "decisions", "draws", "schedules", "servicing", "ledger")
+
+# business status codes
+PROSPECT, DECLINED, CUSTOMER, LOST, CLOSED = 0, 1, 2, 3, 4
+REAPPLY_MONTHS = 6
+
+
+@dataclass
+class Counters:
+    """Calls of the real engines: the proof that the figures come from them."""
+
+    decisions: int = 0
+    schedules: int = 0
+    schedule_batches: int = 0
+    journal_entries: int = 0
+    cob_runs: int = 0
+
+
+@dataclass
+class _Loan:
+    loan_id: int
+    business: int
+    principal_fen: int
+    due_month: list[int]
+    principal_due: list[int]
+    interest_due: list[int]
+    fee_due: list[int]
+    due_dates: list[date]
+    next: int = 0
+    outstanding_fen: int = 0
+    defaulted_month: int | None = None
+    provision_fen: int = 0
+    closed: bool = False
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One strategy, one seed: totals (money in integer fen), by month, by group, counters, ledger check."""
+
+    strategy: str
+    seed: int
+    businesses: int
+    months: int
+    totals: dict[str, Any]
+    by_month: list[dict[str, Any]]
+    by_group: dict[str, dict[str, dict[str, int]]]  # channel / product / segment -> key -> figures
+    counters: Counters
+    entries: tuple[JournalEntry, ...]
+    stage_seconds: dict[str, float]
+    applicant_pds: tuple[float, ...]
+    rationing_peak: float | None
+
+
+def month_start(start: date, m: int) -> date:
+    y, mo = divmod(start.month - 1 + m, 12)
+    return date(start.year + y, mo + 1, 1)
+
+
+def month_end(start: date, m: int) -> date:
+    first = month_start(start, m)
+    return date(first.year, first.month, calendar.monthrange(first.year, first.month)[1])
+
+
+def _month_index(start: date, day: date) -> int:
+    return (day.year - start.year) * 12 + day.month - start.month
+
+
+def _uniforms(seed: int, month: int, purpose: int, n: int) -> np.ndarray:
+    """The same draws for the same business, month and purpose whatever the strategy (common random numbers)."""
+    return np.random.default_rng(np.random.SeedSequence([seed, month, purpose, 0x5EED])).random(n)
+
+
+def _rate(value: float | Decimal) -> Decimal:
+    return Decimal(str(value)).quantize(RATE_STEP, rounding=ROUND_HALF_UP)
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def rationing_peak(pds: list[float], market: MarketSettings) -> tuple[float, Any] | None:
+    """The peak of the Stiglitz-Weiss return curve of a lognormal fitted to ``pds``, and the curve."""
+    from smelend.pricing.rationing import LognormalRisk, Population as RPopulation, return_curve
+
+    values = np.clip(np.asarray(pds, float), 1e-4, 0.99)
+    if values.size < market.rationing.min_applicants:
+        return None
+    logs = np.log(values)
+    risk = LognormalRisk(share=1.0, project_value=market.rationing.project_value, median_pd=float(np.exp(np.median(logs))), sigma=float(min(max(logs.std(), 0.05), 5.0)))
+    curve = return_curve(RPopulation(types=(), outside_option=market.rationing.outside_option, continuum=risk), max_rate=0.36, points=181)
+    return curve.peak.rate, curve
+
+
+class _Engines:
+    """The real engines, loaded once per process."""
+
+    _loaded: "_Engines | None" = None
+
+    def __init__(self) -> None:
+        from smelend.marketing.channels import load_channels
+        from smelend.pricing.pricer import Pricer
+        from smelend.products.loader import load_catalogue
+        from smelend.risk.strategy import load_strategy
+
+        self.risk_strategy = load_strategy()
+        self.catalogue = load_catalogue()
+        self.pricer = Pricer.load()
+        self.channels = load_channels().channels
+
+    @classmethod
+    def get(cls) -> "_Engines":
+        if cls._loaded is None:
+            cls._loaded = _Engines()
+        return cls._loaded
+
+
+def run_market(
+    population: Population,
+    strategy: StrategyFile,
+    market: MarketSettings,
+    *,
+    months: int,
+    start: date = date(2026, 1, 1),
+    shock: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> RunResult:
+    """Run ``strategy`` on ``population`` for ``months`` months from ``start``; ``progress(month)`` after each."""
+    from smelend.marketing.channels import Activity, spend_fen
+    from smelend.marketing.events import _profile
+    from smelend.pricing.optimize import optimal_rates
+    from smelend.risk.decision import decide
+    from smelend.risk.providers.base import gather
+    from smelend.risk.providers.simulated import SimulatedProvider
+    from smelend.servicing.batch import build_schedules_batch
+    from smelend.servicing.conventions import Method
+
+    if months < 1:
+        raise ValueError("months must be positive")
+    engines = _Engines.get()
+    n, seed = len(population), population.seed
+    provider = SimulatedProvider(seed=seed)
+    counters = Counters()
+    stage = dict.fromkeys(STAGES, 0.0)
+    entries: list[JournalEntry] = []
+    offered_methods = tuple(Method(m) for m in strategy.repayment_methods)
+    channel_order = [c for c in market.channels if c in strategy.channels]
+    channel_index = {c: k for k, c in enumerate(market.channels)}
+    campaign_channels = {c.channel for c in strategy.campaigns}
+    review_share = strategy.process.review_approve_share if strategy.process.review_approve_share is not None else market.review.approve_share
+    attrition_keep = float(np.prod([1 - a.attrition_reduction for a in strategy.maintenance])) if strategy.maintenance else 1.0
+    repeat_uplift = sum(a.repeat_draw_uplift for a in strategy.maintenance)
+    maintenance_yuan = sum(a.cost_per_customer_month_yuan for a in strategy.maintenance)
+    methods_factor = 1 + market.usage.methods_draw_uplift * (len(offered_methods) - 1)
+
+    status = np.zeros(n, np.int8)
+    declined_month = np.full(n, -999, np.int64)
+    limit_fen = np.zeros(n, np.int64)
+    base_limit_fen = np.zeros(n, np.int64)
+    rate = np.zeros(n)
+    latent = np.zeros(n)
+    comp = np.zeros(n)
+    frozen = np.zeros(n, bool)
+    warned = np.zeros(n, bool)
+    drew_before = np.zeros(n, bool)
+    opened_month = np.full(n, -1, np.int64)
+    live_loan: dict[int, _Loan] = {}
+    line_terms: dict[int, dict[str, Any]] = {}
+    group_of: dict[int, tuple[str, str, str]] = {}
+    interest_by_business: Counter[int] = Counter()
+    loss_by_business: Counter[int] = Counter()
+    applicant_pds: list[float] = []
+    line_rates: list[float] = []
+    line_pds: list[float] = []
+    offered_rates: list[float] = []
+    defaulted_loans: list[_Loan] = []
+    peak: float | None = None
+    next_loan_id = 1
+    by_month: list[dict[str, Any]] = []
+    totals: Counter[str] = Counter()
+    apps_by_group: dict[str, Counter[str]] = defaultdict(Counter)
+
+    for m in range(months):
+        first, last = month_start(start, m), month_end(start, m)
+        default_mult, demand_mult = market.macro_factor(m, shock)
+        month: Counter[str] = Counter()
+        # --- exposure and applications -------------------------------------------------------------
+        began = time.perf_counter()
+        eligible = (status == PROSPECT) | ((status == DECLINED) & (m - declined_month >= REAPPLY_MONTHS))
+        need = eligible & (_uniforms(seed, m, 1, n) < population.demand * demand_mult)
+        via = np.full(n, -1, np.int64)
+        for c in channel_order:
+            k = channel_index[c]
+            hit = need & (via < 0) & population.reached[c] & (_uniforms(seed, m, 100 + k, n) < market.channels[c].conversion)
+            via[hit] = k
+        contacts = 0
+        for j, campaign in enumerate(strategy.campaigns):
+            if campaign.months is not None and not campaign.months[0] <= m <= campaign.months[1]:
+                continue
+            contacted = eligible & (_uniforms(seed, m, 200 + j, n) < campaign.share_contacted)
+            contacts += int(contacted.sum())
+            month["campaign_cost"] += int(round(int(contacted.sum()) * campaign.cost_per_contact_yuan * 100))
+            hit = contacted & need & (via < 0) & (_uniforms(seed, m, 300 + j, n) < campaign.conversion)
+            via[hit] = channel_index[campaign.channel]
+        applicants = np.flatnonzero(via >= 0)
+        names = list(market.channels)
+        u_review, u_accept = _uniforms(seed, m, 2, n), _uniforms(seed, m, 3, n)
+        stage["applications"] += time.perf_counter() - began
+
+        # --- decisions by the real engine, pricing, acceptance -------------------------------------
+        began = time.perf_counter()
+        channel_apps: Counter[str] = Counter()
+        for i in applicants.tolist():
+            channel = names[int(via[i])]
+            application = application_for(population, i, first, channel)
+            if application.product_id not in strategy.products:
+                application = application.model_copy(update={"product_id": strategy.products[i % len(strategy.products)]})
+            product = engines.catalogue[application.product_id]
+            applied_at = datetime(application.applied_on.year, application.applied_on.month, application.applied_on.day, 9, tzinfo=timezone.utc)
+            evidence = gather(application, provider, clock=lambda: applied_at)
+            decision = decide(application, evidence, engines.risk_strategy, product, engines.pricer)
+            counters.decisions += 1
+            month["applications"] += 1
+            channel_apps[channel] += 1
+            pd_true = provider.latent_pd(application)
+            latent[i] = pd_true
+            applicant_pds.append(decision.pd)
+            segment = _profile(provider.flat(application))["size_band"]
+            group_of[i] = (channel, product.id, segment)
+            for g, key in zip(("channel", "product", "segment"), group_of[i]):
+                apps_by_group[g][key] += 1
+            outcome = decision.outcome
+            if outcome == "refer":
+                month["reviews"] += 1
+                outcome = "approve" if u_review[i] < review_share and decision.offer is not None else "decline"
+            if outcome != "approve" or decision.offer is None or decision.price is None:
+                status[i], declined_month[i] = DECLINED, m
+                continue
+            price, offer = decision.price, decision.offer
+            seg = strategy.segments.get(segment)  # type: ignore[call-overload]
+            limit = int(decision.limit_fen * (seg.limit_factor if seg else 1.0)) // LINE_STEP_FEN * LINE_STEP_FEN
+            limit = max(product.limit.min_fen, min(product.limit.max_fen, limit))
+            cap = float(price["cap"])
+            floor = float(price["breakeven_rate"])
+            if strategy.pricing.mode == "optimised":
+                b_est = strategy.pricing.assumed_b * (max(decision.pd, 1e-4) / market.takeup.pd_reference) ** (-market.takeup.adverse_elasticity)
+                comps = price["components"]
+                best = optimal_rates(
+                    pd=decision.pd, lgd=float(price["lgd"]), funds_rate=float(comps["funds"]),
+                    cost_rate=float(comps["operating_cost"]) + float(comps["acquisition_cost"]), capital=float(price["capital"]),
+                    hurdle=float(price["hurdle_rate"]), a=strategy.pricing.assumed_a, b=b_est, floor=floor, cap=cap,
+                )
+                offered = float(np.asarray(best.rate).reshape(-1)[0])
+            else:
+                offered = float(offer["annual_rate"])
+            offered = min(cap, offered + (seg.rate_add if seg else 0.0))
+            month["approvals"] += 1
+            offered_rates.append(offered)
+            if strategy.rationing.mode == "curve" and peak is not None and offered > peak:
+                month["rationed"] += 1
+                status[i], declined_month[i] = DECLINED, m
+                continue
+            comp[i] = competitor_rate(population, i, pd_true, market)
+            if offered > comp[i] + market.competitor.tolerance:
+                month["lost_to_competitor"] += 1
+                status[i] = LOST
+                continue
+            b = price_sensitivity(population, i, pd_true, market)
+            if u_accept[i] >= _sigmoid(market.takeup.a + strategy.process.takeup_uplift - b * offered):
+                month["not_accepted"] += 1
+                status[i], declined_month[i] = DECLINED, m
+                continue
+            status[i], opened_month[i] = CUSTOMER, m
+            limit_fen[i] = base_limit_fen[i] = limit
+            rate[i] = offered
+            line_rates.append(offered)
+            line_pds.append(pd_true)
+            methods = {Method(x["method"]): int(x["sample_term"]) for x in offer["methods"]}
+            line_terms[i] = {"product": product, "methods": [mm for mm in offered_methods if mm in methods] or [next(iter(methods))], "terms": methods}
+            month["lines"] += 1
+        if strategy.rationing.mode == "curve":
+            found = rationing_peak(applicant_pds, market)
+            peak = None if found is None else found[0]
+        stage["decisions"] += time.perf_counter() - began
+
+        # --- draws: scheduled by the real servicing engine, booked by the posting rules ------------
+        began = time.perf_counter()
+        u_draw, u_method = _uniforms(seed, m, 4, n), _uniforms(seed, m, 5, n)
+        customers = np.flatnonzero((status == CUSTOMER) & ~frozen)
+        groups: dict[tuple[str, Method, int], list[tuple[int, int, Decimal]]] = defaultdict(list)
+        for i in customers.tolist():
+            if i in live_loan:
+                continue
+            if opened_month[i] == m:
+                chance = market.usage.first_month_draw * (1 + strategy.conversion.first_draw_uplift)
+            else:
+                chance = market.usage.draw_monthly * (1 + (repeat_uplift if drew_before[i] else 0.0))
+            if u_draw[i] >= min(1.0, chance * methods_factor):
+                continue
+            lt = line_terms[i]
+            method = lt["methods"][int(u_method[i] * len(lt["methods"]))]
+            amount = max(MIN_DRAW_FEN, int(limit_fen[i] * population.utilisation[i]) // LINE_STEP_FEN * LINE_STEP_FEN)
+            groups[(lt["product"].id, method, lt["terms"][method])].append((i, min(amount, int(limit_fen[i])), _rate(rate[i])))
+        draw_day = date(first.year, first.month, 15)
+        stage["draws"] += time.perf_counter() - began
+        for (product_id, method, term), rows in groups.items():
+            began = time.perf_counter()
+            product = engines.catalogue[product_id]
+            batch = build_schedules_batch(np.array([r[1] for r in rows], np.int64), [r[2] for r in rows], term, method, draw_day, product.conventions_for(method))
+            counters.schedules += len(rows)
+            counters.schedule_batches += 1
+            stage["schedules"] += time.perf_counter() - began
+            began = time.perf_counter()
+            for k, (i, amount, _) in enumerate(rows):
+                count = int(batch.installment_count[k])
+                dues = [d.item() for d in batch.due_date[k, :count]]
+                loan = _Loan(
+                    next_loan_id, i, amount, [_month_index(start, d) for d in dues], batch.principal_fen[k, :count].tolist(),
+                    batch.interest_fen[k, :count].tolist(), batch.fee_fen[k, :count].tolist(), dues, outstanding_fen=amount,
+                )
+                next_loan_id += 1
+                live_loan[i] = loan
+                entries.append(rules.disbursement(loan.loan_id, i + 1, amount, draw_day))
+                month["draws"] += 1
+                month["drawn_fen"] += amount
+                if not drew_before[i]:
+                    month["first_draws"] += 1
+                    channel_first = group_of[i][0]
+                    month[f"first_draw:{channel_first}"] += 1
+                    bp = strategy.conversion.first_draw_coupon_bp
+                    if bp:
+                        coupon = int(Decimal(amount) * bp * term / (10_000 * 12))
+                        entry = rules.coupon_cost(f"sim:{loan.loan_id}", draw_day, coupon, loan.loan_id)
+                        if entry is not None:
+                            entries.append(entry)
+                            month["coupon_cost"] += coupon
+                drew_before[i] = True
+            stage["draws"] += time.perf_counter() - began
+
+        # --- the month's servicing: defaults, attrition, prepayment, instalments, write-offs -------
+        began = time.perf_counter()
+        u_default, u_prepay, u_attr, u_warn = (_uniforms(seed, m, p, n) for p in (6, 7, 8, 9))
+        annual = np.minimum(0.99, latent * market.default.pd_scale * default_mult)
+        hazard = 1 - (1 - annual) ** (1 / 12)
+        worse_points = np.maximum(0.0, (rate - comp) * 100)
+        leaving = (status == CUSTOMER) & (u_attr < attrition_keep * (market.competitor.attrition_base_monthly + market.competitor.attrition_per_point_monthly * worse_points))
+        for i, loan in list(live_loan.items()):
+            if loan.defaulted_month is not None:
+                continue
+            if u_default[i] < hazard[i]:
+                loan.defaulted_month = m
+                loan.provision_fen = int(Decimal(loan.outstanding_fen) * Decimal(str(market.default.lgd)))
+                entry = rules.day_close(loan.loan_id, last, rules.DayClose(provision_change_fen=loan.provision_fen))
+                if entry is not None:
+                    entries.append(entry)
+                defaulted_loans.append(loan)
+                status[i] = CLOSED
+                del live_loan[i]
+                month["defaults"] += 1
+                continue
+            leave = bool(leaving[i])
+            for k in range(loan.next, len(loan.due_month)):
+                if loan.due_month[k] > m:
+                    break
+                interest, principal, fee = loan.interest_due[k], loan.principal_due[k], loan.fee_due[k]
+                on = loan.due_dates[k]
+                accrual = rules.day_close(loan.loan_id, on, rules.DayClose(interest_fen=interest))
+                if accrual is not None:
+                    entries.append(accrual)
+                entries.append(rules.receipt(f"sim-receipt:{loan.loan_id}:{k}", loan.loan_id, on, rules.Receipt(interest_fen=interest, fee_fen=fee, principal_fen=principal)))
+                interest_by_business[i] += interest
+                month["interest_fen"] += interest
+                month["fee_fen"] += fee
+                month[f"interest:{group_of[i][0]}"] += interest
+                loan.outstanding_fen -= principal
+                loan.next = k + 1
+            if loan.next >= len(loan.due_month):
+                loan.closed = True
+                del live_loan[i]
+            elif leave or u_prepay[i] < market.usage.prepay_monthly:
+                entries.append(rules.receipt(f"sim-prepay:{loan.loan_id}", loan.loan_id, last, rules.Receipt(principal_fen=loan.outstanding_fen)))
+                month["prepayments"] += 1
+                loan.outstanding_fen = 0
+                loan.closed = True
+                del live_loan[i]
+        leaving &= status == CUSTOMER  # a business that defaulted this month is not lost to a competitor
+        status[leaving] = LOST
+        month["attrition"] += int(leaving.sum())
+        for loan in defaulted_loans:
+            if loan.closed or loan.defaulted_month is None or m - loan.defaulted_month < market.default.months_to_write_off:
+                continue
+            principal = loan.outstanding_fen
+            entries.append(rules.write_off(loan.loan_id, last, rules.WriteOff(principal, 0, 0, loan.provision_fen, 0)))
+            recovery = principal - int(Decimal(principal) * Decimal(str(market.default.lgd)))
+            if recovery:
+                entries.append(rules.receipt(f"sim-recovery:{loan.loan_id}", loan.loan_id, last, rules.Receipt(recovery_fen=recovery)))
+            loss = principal - recovery
+            loss_by_business[loan.business] += loss
+            month["written_off_fen"] += principal
+            loan.outstanding_fen = 0
+            loan.closed = True
+        # missed-payment signals of line holders and the line review (risk control)
+        holders = status == CUSTOMER
+        warned |= holders & (u_warn < market.default.warning_factor * hazard)
+        if (m + 1) % strategy.reassessment.every_months == 0:
+            month["reviews_of_lines"] = int(holders.sum())
+            if strategy.reassessment.freeze_on_missed:
+                newly = holders & warned & ~frozen
+                frozen |= newly
+                month["frozen"] += int(newly.sum())
+            if strategy.reassessment.raise_share > 0:
+                clean = holders & ~warned & ~frozen & drew_before & (population.utilisation >= 0.7)
+                for i in np.flatnonzero(clean).tolist():
+                    product = line_terms[i]["product"]
+                    raised = int(limit_fen[i] * (1 + strategy.reassessment.raise_share)) // LINE_STEP_FEN * LINE_STEP_FEN
+                    limit_fen[i] = min(product.limit.max_fen, raised)
+                month["raised"] += int(clean.sum())
+            warned[:] = False
+        counters.cob_runs += 1
+        stage["servicing"] += time.perf_counter() - began
+
+        # --- the month's figures --------------------------------------------------------------------
+        balance = sum(loan.outstanding_fen for loan in live_loan.values())
+        npl = sum(loan.outstanding_fen for loan in defaulted_loans if not loan.closed and loan.defaulted_month is not None and m - loan.defaulted_month >= market.default.months_to_npl)
+        in_default = sum(loan.outstanding_fen for loan in defaulted_loans if not loan.closed)
+        open_lines = int((status == CUSTOMER).sum())
+        visits = {c: int(round(channel_apps[c] * market.costs.visits_per_application)) for c in channel_apps}
+        acquisition = month["campaign_cost"] + month["coupon_cost"]
+        for c in set(channel_order) | campaign_channels:
+            spent = spend_fen(engines.channels[c], Activity(visits=visits.get(c, 0), applications=channel_apps[c], first_draws=month[f"first_draw:{c}"], interest_fen=month[f"interest:{c}"]))
+            if engines.channels[c].cost.model == "fixed":  # a fixed cost is for a whole market: this market's share of it
+                spent = int(round(spent * n / market.costs.fixed_cost_per_businesses))
+            acquisition += spent
+        factor = strategy.process.operating_cost_factor
+        operating = int(round(factor * 100 * (
+            month["applications"] * market.costs.per_application_yuan + month["reviews"] * market.costs.per_review_yuan + open_lines * market.costs.per_line_month_yuan
+        ))) + int(round(100 * maintenance_yuan * open_lines))
+        funding = int(round((balance + in_default) * market.costs.funds_rate / 12))
+        row = {
+            "month": m + 1, "date": last.isoformat(), "applications": month["applications"], "approvals": month["approvals"],
+            "lines": month["lines"], "draws": month["draws"], "drawn_fen": month["drawn_fen"], "open_lines": open_lines,
+            "balance_fen": balance + in_default, "npl_fen": npl, "defaults": month["defaults"], "written_off_fen": month["written_off_fen"],
+            "interest_income_fen": month["interest_fen"], "fee_income_fen": month["fee_fen"], "funding_cost_fen": funding,
+            "operating_cost_fen": operating, "acquisition_cost_fen": acquisition, "attrition": month["attrition"],
+            "lost_to_competitor": month["lost_to_competitor"], "rationed": month["rationed"], "frozen": month["frozen"],
+            "campaign_contacts": contacts, "default_multiplier": default_mult,
+        }
+        by_month.append(row)
+        for key in ("applications", "approvals", "lines", "draws", "reviews", "rationed", "lost_to_competitor", "not_accepted", "attrition", "defaults", "prepayments", "first_draws"):
+            totals[key] += month[key]
+        totals["interest_income"] += month["interest_fen"]
+        totals["fee_income"] += month["fee_fen"]
+        totals["funding_cost"] += funding
+        totals["operating_cost"] += operating
+        totals["acquisition_cost"] += acquisition
+        totals["balance_month_sum"] += balance + in_default
+        if progress:
+            progress(m + 1)
+
+    began = time.perf_counter()
+    balance_end = sum(loan.outstanding_fen for loan in live_loan.values()) + sum(loan.outstanding_fen for loan in defaulted_loans if not loan.closed)
+    npl_end = by_month[-1]["npl_fen"]
+    ledger = trial_balance(entries)
+    provision = ledger.normal_balance_fen(Account.PROVISION_EXPENSE)
+    recovered = ledger.normal_balance_fen(Account.RECOVERY_INCOME)
+    credit_losses = provision - recovered
+    interest_income = ledger.normal_balance_fen(Account.INTEREST_INCOME)
+    fee_income = ledger.normal_balance_fen(Account.FEE_INCOME)
+    assert interest_income == totals["interest_income"] and fee_income == totals["fee_income"]
+    profit = interest_income + fee_income - totals["funding_cost"] - credit_losses - totals["operating_cost"] - totals["acquisition_cost"]
+    average_balance = totals["balance_month_sum"] / months
+    capital = average_balance * market.costs.capital_per_exposure
+    raroc = (profit * 12 / months) / capital if capital > 0 else 0.0
+    counters.journal_entries = len(entries)
+    drawn = int(drew_before.sum())
+    out: dict[str, Any] = {
+        "applications": totals["applications"], "approvals": totals["approvals"], "lines": totals["lines"],
+        "customers_drawn": drawn, "draws": totals["draws"], "balance_end": balance_end, "npl_balance": npl_end,
+        "interest_income": interest_income, "fee_income": fee_income, "funding_cost": totals["funding_cost"],
+        "credit_losses": credit_losses, "operating_cost": totals["operating_cost"], "acquisition_cost": totals["acquisition_cost"],
+        "profit": profit, "average_balance": int(round(average_balance)), "raroc": raroc,
+        "ledger_principal_receivable": ledger.normal_balance_fen(Account.PRINCIPAL_RECEIVABLE), "ledger_balanced": ledger.balanced,
+        "reviews": totals["reviews"], "rationed": totals["rationed"], "lost_to_competitor": totals["lost_to_competitor"],
+        "not_accepted": totals["not_accepted"],
+        "line_rate_mean": float(np.mean(line_rates)) if line_rates else None,
+        "line_rate_p10": float(np.percentile(line_rates, 10)) if line_rates else None,
+        "line_rate_p90": float(np.percentile(line_rates, 90)) if line_rates else None,
+        "offered_rate_mean": float(np.mean(offered_rates)) if offered_rates else None,
+        "line_latent_pd_mean": float(np.mean(line_pds)) if line_pds else None, "attrition": totals["attrition"], "defaults": totals["defaults"], "prepayments": totals["prepayments"],
+    }
+    by_group: dict[str, dict[str, dict[str, int]]] = {g: {} for g in ("channel", "product", "segment")}
+    for gi, g in enumerate(("channel", "product", "segment")):
+        for i, keys in group_of.items():
+            fig = by_group[g].setdefault(keys[gi], Counter())
+            fig["lines"] += int(opened_month[i] >= 0)
+            fig["customers_drawn"] += int(drew_before[i])
+            fig["interest_income"] += interest_by_business[i]
+            fig["credit_losses"] += loss_by_business[i]
+            loan = live_loan.get(i)
+            fig["balance_end"] += loan.outstanding_fen if loan else 0
+        for key, count in apps_by_group[g].items():
+            by_group[g].setdefault(key, Counter())["applications"] = count
+        by_group[g] = {k: dict(v) for k, v in sorted(by_group[g].items())}
+    stage["ledger"] += time.perf_counter() - began
+    return RunResult(
+        strategy=strategy.name, seed=seed, businesses=n, months=months, totals=out, by_month=by_month, by_group=by_group,
+        counters=counters, entries=tuple(entries), stage_seconds=stage, applicant_pds=tuple(applicant_pds), rationing_peak=peak,
+    )
