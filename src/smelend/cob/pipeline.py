@@ -24,7 +24,6 @@ days closed by this call wrote (a resumed run counts its earlier chunks too); ti
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections import Counter
@@ -198,7 +197,3 @@ def _collections(conn, run_id: str, day: date, grades: pl.DataFrame) -> Counter[
 
 def summary_counts(result: PipelineResult) -> dict[str, int]:
     return {kind: int(result.changes.get(kind, 0)) for kind in CHANGE_KINDS}
-
-
-def dumps(document: dict) -> str:
-    return json.dumps(document, sort_keys=True)
