@@ -17,6 +17,7 @@ from smelend.lines.history import simulate_book, uscc_codes
 from smelend.operations.cob import close_business
 from smelend.operations.context import open_book
 from smelend.operations.reconcile import reconcile, trial_balance
+from smelend.operations.repayments import recover_receipts
 from smelend.products.loader import load_catalogue
 from smelend.servicing import delinquency
 from smelend.servicing.cob_batch import METHOD_CODES, STATUS_CODES
@@ -98,6 +99,7 @@ def test_generated_book_reconciles_and_keeps_line_invariants(generated_book: Gen
     kept, recomputed = trial_balance(book)
     assert kept.balanced and kept == recomputed
     assert reconcile(book) == []
+    assert recover_receipts(book) == 0  # every settled transfer has its repayment: nothing to "recover"
     with engine.connect() as conn:
         assert get_business_day(conn).business_date == BOOK_AS_OF and get_business_day(conn).last_closed == BOOK_AS_OF - timedelta(days=1)
         lines = conn.execute(select(credit_lines.c.id, credit_lines.c.limit_fen, credit_lines.c.used_fen)).all()

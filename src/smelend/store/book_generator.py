@@ -8,12 +8,12 @@ PostgreSQL, the driver's executemany on SQLite); the ledger goes through
 :func:`smelend.store.ledger.post_entries` with entries made by the real posting rules
 (:mod:`smelend.ledger.rules`), so it balances by construction and reconciles with the loan book.
 
-Per loan the ledger holds: the disbursement (``disbursement:{loan}``), the history's accruals as one
-close-of-business entry dated the day before the business date (``cob:{loan}:{date}``: interest,
-penalty, suspended amounts and the provision), and the history's repayments as one receipt
-(``repayment:gen:{loan}``) matched by one settled bank-core transfer (``gen:{loan}``). The
-``repayments`` table keeps one row per installment paid (``gen:{loan}:{number}``, dated when it was
-paid), which is what the snapshot reads repayment behaviour from.
+Per loan the ledger holds: the disbursement (``disbursement:{loan}``) and the history's accruals as
+one close-of-business entry dated the day before the business date (``cob:{loan}:{date}``: interest,
+penalty, suspended amounts and the provision). Each installment paid is one repayment
+(``gen:{loan}:{number}``, dated when it was paid: what the snapshot reads repayment behaviour from)
+with its settled bank-core transfer and its ledger receipt (``repayment:gen:{loan}:{number}``), as a
+repayment through the service leaves them.
 
 Each chunk commits on its own (ids are assigned here, after the largest in the database), so a
 generation interrupted part way leaves whole accounts only.
@@ -213,7 +213,7 @@ def write_chunk(conn: Connection, book: GeneratedBook, next_ids: dict[str, int])
         )),
     )
     paid_amount = book.paid_principal_fen + book.paid_interest_fen + book.paid_fee_fen
-    prow, pcol = np.nonzero(~np.isnat(book.paid_on) & (paid_amount > 0))
+    prow, pcol = paid_cells(book)
     paid_loan = loan_ids[prow].tolist()
     _bulk_insert(
         conn, repayments,
@@ -246,13 +246,15 @@ def _closed():  # type: ignore[no-untyped-def]
 
 
 def ledger_entries(book: GeneratedBook, loan_ids: np.ndarray, loan_line: np.ndarray) -> tuple[list[JournalEntry], list[tuple[object, ...]]]:
-    """Journal entries (by the posting rules) and settled bank-core transfers for a generated chunk."""
+    """Journal entries (by the posting rules) and settled bank-core transfers for a generated chunk.
+
+    Per loan: the disbursement and its transfer, the history's accruals as one close-of-business entry
+    the day before the business date; per installment paid: a receipt and a settled transfer keyed by
+    the repayment's instruction id (``gen:{loan}:{number}``), as a repayment through the service
+    leaves them (so recovery finds no orphan transfer and reconciliation matches each one).
+    """
     history_day = book.as_of - timedelta(days=1)
     accrued = book.accrued_interest_fen.sum(axis=1)
-    paid_interest = book.paid_interest_fen.sum(axis=1)
-    paid_principal = book.paid_principal_fen.sum(axis=1)
-    paid_fee = book.paid_fee_fen.sum(axis=1)
-    last_paid = np.where(np.isnat(book.paid_on), np.datetime64("1970-01-01"), book.paid_on).max(axis=1) if book.loans else np.zeros(0, "datetime64[D]")
     entries: list[JournalEntry] = []
     transfers: list[tuple[object, ...]] = []
     for k, (loan, line, start, principal) in enumerate(zip(loan_ids.tolist(), loan_line.tolist(), book.loan_start.tolist(), book.principal_fen.tolist())):
@@ -267,9 +269,18 @@ def ledger_entries(book: GeneratedBook, loan_ids: np.ndarray, loan_line: np.ndar
         ))
         if closing is not None:
             entries.append(closing)
-        total = int(paid_interest[k] + paid_principal[k] + paid_fee[k])
-        if total:
-            on = last_paid[k].item()
-            entries.append(receipt(f"repayment:gen:{loan}", loan, on, Receipt(interest_fen=int(paid_interest[k]), fee_fen=int(paid_fee[k]), principal_fen=int(paid_principal[k]))))
-            transfers.append((f"gen:{loan}", "paid_in", loan, total, on, "settled", None, 1))
+    rows, cols = paid_cells(book)
+    for loan, number, on, interest, fee, principal in zip(
+        loan_ids[rows].tolist(), (cols + 1).tolist(), book.paid_on[rows, cols].tolist(), book.paid_interest_fen[rows, cols].tolist(),
+        book.paid_fee_fen[rows, cols].tolist(), book.paid_principal_fen[rows, cols].tolist(),
+    ):
+        instruction = f"gen:{loan}:{number}"
+        entries.append(receipt(f"repayment:{instruction}", loan, on, Receipt(interest_fen=interest, fee_fen=fee, principal_fen=principal)))
+        transfers.append((instruction, "paid_in", loan, interest + fee + principal, on, "settled", None, 1))
     return entries, transfers
+
+
+def paid_cells(book: GeneratedBook) -> tuple[np.ndarray, np.ndarray]:
+    """(loan row, installment column) of every installment paid with a non-zero amount: one repayment each."""
+    amount = book.paid_principal_fen + book.paid_interest_fen + book.paid_fee_fen
+    return np.nonzero(~np.isnat(book.paid_on) & (amount > 0))
