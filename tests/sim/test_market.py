@@ -26,6 +26,9 @@ def test_every_draw_is_scheduled_and_every_month_closed(results) -> None:
     for r in _all(results):
         assert r.counters.schedules == r.totals["draws"] == sum(m["draws"] for m in r.by_month)
         assert r.counters.cob_runs == MONTHS
+        reviews = {"baseline": MONTHS // 12, "optimized": MONTHS // 3}[r.strategy]
+        assert r.counters.line_reviews == sum(m["reviews_of_lines"] for m in r.by_month) > 0
+        assert sum(1 for m in r.by_month if m["reviews_of_lines"]) == reviews
         assert r.counters.journal_entries == len(r.entries)
         kinds = Counter(e.kind for e in r.entries)
         assert kinds["disbursement"] == r.totals["draws"]

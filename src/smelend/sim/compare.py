@@ -32,7 +32,7 @@ from smelend.sim.strategy import StrategyFile
 MONEY = ("balance_end", "interest_income", "fee_income", "funding_cost", "credit_losses", "operating_cost", "acquisition_cost", "npl_balance", "average_balance")
 COSTS = ("funding_cost", "credit_losses", "operating_cost", "acquisition_cost")
 COUNTS = ("applications", "approvals", "lines", "customers_drawn", "draws", "reviews", "rationed", "lost_to_competitor", "not_accepted", "attrition", "defaults", "prepayments")
-COUNTERS = ("decisions", "schedules", "journal_entries", "cob_runs")
+COUNTERS = ("decisions", "schedules", "journal_entries", "cob_runs", "line_reviews")
 CI_METRICS = ("applications", "approvals", "approval_rate", "line_rate", "draw_rate", "customers_drawn", "balance_end", "npl_ratio", "interest_income",
               "credit_losses", "acquisition_cost", "profit", "raroc")
 T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}

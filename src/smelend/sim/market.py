@@ -6,7 +6,8 @@ with the real :class:`~smelend.pricing.pricer.Pricer` (evidence gathered from th
 provider), every draw is scheduled by :func:`smelend.servicing.batch.build_schedules_batch` (one call per
 product and method a month), and every money movement is a journal entry made by the posting rules of
 :mod:`smelend.ledger.rules` (disbursement, the month's accrual as a close-of-business entry, receipt,
-write-off, coupon). The run counts those calls (:class:`Counters`) so a test can prove it.
+write-off, coupon); line reviews are the real reassessment engine's (:mod:`smelend.sim.review` over
+:func:`smelend.lines.reassess.reassess`). The run counts those calls (:class:`Counters`) so a test can prove it.
 
 What is simulated is the market, from ``data/market.yaml``: who needs credit and which channel reaches them,
 acceptance (take-up falls with the rate, less for riskier businesses), the competitor's offer and attrition,
@@ -53,6 +54,7 @@ class Counters:
     schedule_batches: int = 0
     journal_entries: int = 0
     cob_runs: int = 0
+    line_reviews: int = 0
 
 
 @dataclass
@@ -201,6 +203,7 @@ def run_market(
     frozen = np.zeros(n, bool)
     warned = np.zeros(n, bool)
     drew_before = np.zeros(n, bool)
+    paid_count = np.zeros(n, np.int64)
     opened_month = np.full(n, -1, np.int64)
     live_loan: dict[int, _Loan] = {}
     line_terms: dict[int, dict[str, Any]] = {}
@@ -263,7 +266,9 @@ def run_market(
             pd_true = provider.latent_pd(application)
             latent[i] = pd_true
             applicant_pds.append(decision.pd)
-            segment = _profile(provider.flat(application))["size_band"]
+            flat = provider.flat(application)
+            profile = _profile(flat)
+            segment = profile["size_band"]
             group_of[i] = (channel, product.id, segment)
             for g, key in zip(("channel", "product", "segment"), group_of[i]):
                 apps_by_group[g][key] += 1
@@ -314,7 +319,8 @@ def run_market(
             line_rates.append(offered)
             line_pds.append(pd_true)
             methods = {Method(x["method"]): int(x["sample_term"]) for x in offer["methods"]}
-            line_terms[i] = {"product": product, "methods": [mm for mm in offered_methods if mm in methods] or [next(iter(methods))], "terms": methods}
+            line_terms[i] = {"product": product, "methods": [mm for mm in offered_methods if mm in methods] or [next(iter(methods))], "terms": methods,
+                             "revenue_fen": profile["annual_sales_fen"] or None, "tax_grade": flat.get("tax_grade")}
             month["lines"] += 1
         if strategy.rationing.mode == "curve":
             found = rationing_peak(applicant_pds, market)
@@ -412,6 +418,7 @@ def run_market(
                 month[f"interest:{group_of[i][0]}"] += interest
                 loan.outstanding_fen -= principal
                 loan.next = k + 1
+                paid_count[i] += 1
             if loan.next >= len(loan.due_month):
                 loan.closed = True
                 del live_loan[i]
@@ -440,19 +447,27 @@ def run_market(
         # missed-payment signals of line holders and the line review (risk control)
         holders = status == CUSTOMER
         warned |= holders & (u_warn < market.default.warning_factor * hazard)
-        if (m + 1) % strategy.reassessment.every_months == 0:
-            month["reviews_of_lines"] = int(holders.sum())
-            if strategy.reassessment.freeze_on_missed:
-                newly = holders & warned & ~frozen
-                frozen |= newly
-                month["frozen"] += int(newly.sum())
-            if strategy.reassessment.raise_share > 0:
-                clean = holders & ~warned & ~frozen & drew_before & (population.utilisation >= 0.7)
-                for i in np.flatnonzero(clean).tolist():
-                    product = line_terms[i]["product"]
-                    raised = int(limit_fen[i] * (1 + strategy.reassessment.raise_share)) // LINE_STEP_FEN * LINE_STEP_FEN
-                    limit_fen[i] = min(product.limit.max_fen, raised)
-                month["raised"] += int(clean.sum())
+        if (m + 1) % strategy.reassessment.every_months == 0:  # the line review, by the real reassessment engine
+            from smelend.sim.review import LineRow, review
+
+            reviewed = np.flatnonzero(holders).tolist()
+            month["reviews_of_lines"] = len(reviewed)
+            rows = []
+            for i in reviewed:
+                loan = live_loan.get(i)
+                product = line_terms[i]["product"]
+                rows.append(LineRow(
+                    i + 1, product.id, bool(frozen[i]), int(limit_fen[i]), loan.outstanding_fen if loan else 0, month_start(start, int(opened_month[i])),
+                    product.line_validity_months, m - int(opened_month[i]), int(paid_count[i]), bool(warned[i]),
+                    line_terms[i]["revenue_fen"], line_terms[i]["tax_grade"],
+                ))
+            changes = review(rows, last)
+            counters.line_reviews += len(rows)
+            for line_id, action, after, status_after in changes.select("line_id", "action", "limit_after_fen", "status_after").iter_rows():
+                i = int(line_id) - 1
+                limit_fen[i] = int(after)
+                frozen[i] = status_after == "frozen"
+                month[f"review:{action}"] += 1
             warned[:] = False
         counters.cob_runs += 1
         stage["servicing"] += time.perf_counter() - began
@@ -480,7 +495,8 @@ def run_market(
             "balance_fen": balance + in_default, "npl_fen": npl, "defaults": month["defaults"], "written_off_fen": month["written_off_fen"],
             "interest_income_fen": month["interest_fen"], "fee_income_fen": month["fee_fen"], "funding_cost_fen": funding,
             "operating_cost_fen": operating, "acquisition_cost_fen": acquisition, "attrition": month["attrition"],
-            "lost_to_competitor": month["lost_to_competitor"], "rationed": month["rationed"], "frozen": month["frozen"],
+            "lost_to_competitor": month["lost_to_competitor"], "rationed": month["rationed"], "reviews_of_lines": month["reviews_of_lines"],
+            "review_freeze": month["review:freeze"], "review_increase": month["review:increase"], "review_decrease": month["review:decrease"],
             "campaign_contacts": contacts, "default_multiplier": default_mult,
         }
         by_month.append(row)

@@ -66,9 +66,10 @@ class Rationing(_Strict):
 
 
 class Reassessment(_Strict):
+    """How often every open line is reviewed by the real reassessment engine (smelend.lines: its rules decide
+    increases, decreases, freezes and renewals)."""
+
     every_months: int = Field(ge=1, le=24)
-    raise_share: float = Field(default=0.0, ge=0, le=1)  # clean, well-used lines raised by this share at review
-    freeze_on_missed: bool = True
 
 
 class SegmentStrategy(_Strict):
