@@ -39,7 +39,8 @@ from smelend.products.loader import Catalogue
 from smelend.servicing import delinquency
 from smelend.servicing.cob_batch import METHOD_CODES, STATUS_CODES
 from smelend.servicing.conventions import conventions_to_settings
-from smelend.store.ledger import _bulk_insert, post_entries
+from smelend.servicing.loan import LoanStatus
+from smelend.store.ledger import _bulk_insert, post_entries  # the ledger's COPY / executemany helper, reused for every table
 from smelend.store.lending import BusinessDay, get_business_day, set_business_day
 from smelend.store.tables import (
     bank_core_transfers,
@@ -193,7 +194,7 @@ def write_chunk(conn: Connection, book: GeneratedBook, next_ids: dict[str, int])
             loan_ids.tolist(), loan_line.tolist(), status_names, [METHOD_CODES[m].value for m in book.method.tolist()], book.periods.tolist(),
             book.principal_fen.tolist(), loan_rates, [str(p) for p in book.penalty_rate], book.compound.tolist(), book.grace_days.tolist(),
             book.prepayment, conventions_json, _dates(book.loan_start), [False] * book.loans, _dates(book.closed_through),
-            np.where(book.loan_status == STATUS_CODES.index(_closed()), 0, outstanding).tolist(),
+            np.where(book.loan_status == STATUS_CODES.index(LoanStatus.CLOSED), 0, outstanding).tolist(),
             book.interest_receivable_fen.tolist(), book.suspended_interest_fen.tolist(), book.penalty_receivable_fen.tolist(),
             book.suspended_penalty_fen.tolist(), book.interest_carry.tolist(), book.penalty_carry.tolist(), book.days_past_due.tolist(),
             [CATEGORY_NAMES[c] for c in book.category.tolist()], [""] * book.loans, book.provision_fen.tolist(), [0] * book.loans,
@@ -237,12 +238,6 @@ def write_chunk(conn: Connection, book: GeneratedBook, next_ids: dict[str, int])
         )),
     )
     return {"loans": book.loans, "installments": int(rows.size), "repayments": int(prow.size), "events": events.height, "entries": written}
-
-
-def _closed():  # type: ignore[no-untyped-def]
-    from smelend.servicing.loan import LoanStatus
-
-    return LoanStatus.CLOSED
 
 
 def ledger_entries(book: GeneratedBook, loan_ids: np.ndarray, loan_line: np.ndarray) -> tuple[list[JournalEntry], list[tuple[object, ...]]]:
