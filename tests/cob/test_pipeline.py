@@ -45,14 +45,14 @@ def test_close_of_business_reassesses_then_the_same_date_changes_nothing_and_a_l
     through = START + timedelta(days=40)
     first = run_close_of_business(book, through, LocalRunner(1), tmp_path)
     assert len(first.days) == 41 and first.totals.interest_fen > 0
-    assert first.changes["decrease"] > 0  # (freezes come after 30 days past due: tests/cob/test_resume.py)
+    assert first.changes["freeze"] > 0  # the first missed installments: grade E and late
     check_book(engine)
     with engine.connect() as conn:
         before = line_rows(conn), conn.scalar(select(func.count()).select_from(line_changes)), conn.scalar(select(func.count()).select_from(journal_entries))
         assert get_business_day(conn).last_closed == through
         assert conn.scalar(select(func.count()).select_from(cob_pipeline_runs).where(cob_pipeline_runs.c.status == "finished")) == 41
-        change = conn.execute(select(line_changes).where(line_changes.c.action == "decrease")).mappings().first()
-        assert change["limit_after_fen"] < change["limit_before_fen"] and change["reasons"]
+        change = conn.execute(select(line_changes).where(line_changes.c.action == "freeze")).mappings().first()
+        assert (change["status_before"], change["status_after"]) == ("active", "frozen") and change["reasons"]
         assert change["rules_version"].startswith("line-reassessment@1.0") and change["model_version"] != "interim-dpd-grade"
 
     again = run_close_of_business(book, through, LocalRunner(1), tmp_path)

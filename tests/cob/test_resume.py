@@ -66,7 +66,7 @@ def reference(tmp_path_factory) -> dict[str, object]:
         from smelend.store import pii
 
         pii.configure(None)
-    assert {c.action for c in result["changes"]} >= {"freeze", "decrease"}, "the reference run froze and decreased lines"
+    assert len(result["changes"]) >= 5 and "freeze" in {c.action for c in result["changes"]}, "the reference run froze lines"
     return result
 
 

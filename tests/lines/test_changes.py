@@ -150,7 +150,7 @@ def test_a_decrease_below_used_caps_at_used_and_blocks_draws(db_url):
     line = open_line(book, valid_uscc(1), "tax-data-loan", 20_000_000, Decimal("0.072"), START)
     draw(book, DrawRequest(line.id, 18_000_000, Method.EQUAL_INSTALLMENT, 12, START))
     with engine.begin() as conn:
-        changes = reassess(row_for(conn, line.id, START, {"behaviour_grade": "D", "max_dpd": 0, "max_dpd_365d": 0, "on_time_streak": 0, "late_payments_365d": 0, "revenue_trend": 0.0, "tax_grade": "B", "event_external_alert": False}), START, CONTEXT)
+        changes = reassess(row_for(conn, line.id, START, {"behaviour_grade": "C", "max_dpd": 0, "max_dpd_365d": 0, "on_time_streak": 0, "late_payments_365d": 0, "revenue_trend": 0.0, "tax_grade": "D", "event_external_alert": False}), START, CONTEXT)
         assert changes.row(0, named=True)["limit_after_fen"] == 18_000_000
         write_changes(conn, "cob-test", changes, VERSIONS)
         assert get_line(conn, line.id).available_fen == 0
