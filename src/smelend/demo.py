@@ -14,6 +14,7 @@ from typing import Any
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 from smelend.ids import mobile, ric
 from smelend.money import format_yuan
@@ -172,3 +173,20 @@ def decide_simulated(count: int = DEMO_APPLICATIONS, seed: int = DEMO_APPLICATIO
         pairs.append((application, decide(application, evidence, strategy, catalogue[application.product_id], pricer)))
     return pairs
 
+
+
+# --- the strategy lab in the demo (issue 9, section 3) ---------------------------------------------------
+LAB_SMES = 20_000
+LAB_MONTHS = 24
+LAB_SEEDS = 1
+LAB_FOLDER = "strategy-lab"  # under the data folder: metrics.json, report.html, the runs' ledgers
+
+
+def strategy_files() -> tuple[Path, Path] | None:
+    """The shipped ``strategies/baseline.yaml`` and ``strategies/optimized.yaml``: beside the source tree, else
+    in the working folder; None when neither holds them (an installed package without the repository)."""
+    for root in (Path(__file__).resolve().parents[2], Path.cwd()):
+        baseline, optimized = root / "strategies" / "baseline.yaml", root / "strategies" / "optimized.yaml"
+        if baseline.is_file() and optimized.is_file():
+            return baseline, optimized
+    return None

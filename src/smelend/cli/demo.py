@@ -6,6 +6,7 @@ import os
 from datetime import timedelta
 from typing import Any
 
+import typer
 from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy.engine import Engine
@@ -16,6 +17,7 @@ from smelend.cli.decide import summary
 from smelend.cli.ledger import trial_balance_table
 from smelend.cli.schedule import schedule_table
 from smelend.cli.servicing import line_document, loan_document
+from smelend.demo import LAB_FOLDER, LAB_MONTHS, LAB_SEEDS, LAB_SMES, strategy_files
 from smelend.money import format_yuan
 from smelend.operations.context import open_book
 from smelend.operations.reconcile import reconcile, trial_balance
@@ -39,8 +41,51 @@ def demo_engine() -> tuple[Engine, bool]:
 
 
 @app.command()
-def demo(json_out: bool = JSON_OPTION) -> None:
-    """The main job: risk decisions on simulated applicants, every repayment method with its APR, then 120 days of servicing."""
+def demo(
+    lab: bool = typer.Option(True, "--lab/--no-lab", help="Then run the strategy lab: baseline against the optimised strategy."),
+    smes: int = typer.Option(LAB_SMES, "--smes", help="Businesses in the strategy lab's simulated market."),
+    months: int = typer.Option(LAB_MONTHS, "--months", help="Months the strategy lab simulates."),
+    seeds: int = typer.Option(LAB_SEEDS, "--seeds", help="Seeds of the strategy lab."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """The main job: risk decisions on simulated applicants, every repayment method with its APR, 120 days of
+    servicing; then the strategy lab compares the baseline with the optimised strategy on a simulated market
+    (default 20,000 businesses over 24 months) and writes its report."""
+    from smelend.cli.simulate import check_sizes, execute, headline, load_strategies, summary_table
+    from smelend.errors import Collector
+
+    found = Collector()
+    workers = check_sizes(found, smes, months, seeds, None)
+    files = strategy_files() if lab else None
+    strategies = load_strategies(found, [(files[0], "baseline"), (files[1], "strategy")]) if files else []
+    found.raise_if_any()
+    document = main_job(json_out)
+    lab_doc: dict[str, Any] | None = None
+    if lab and not files:
+        stderr.print("strategy lab skipped: strategies/baseline.yaml and strategies/optimized.yaml not found")
+    elif lab:
+        url, _ = demo_engine_url()
+        out = settings.data_dir() / LAB_FOLDER
+        doc, run_id = execute("compare", strategies, baseline=strategies[0].name, ablation_names=(), smes=smes, months=months, seeds=seeds,
+                              shock=True, workers=workers, out=out, database_url=url)
+        lab_doc = headline(doc, run_id, out)
+        if not json_out:
+            stdout.rule(f"4. strategy lab: {strategies[0].name} against {strategies[1].name} on the real engines")
+            stdout.print(summary_table(doc))
+            stdout.print(f"report: {out / 'report.html'}  metrics: {out / 'metrics.json'}  (run {run_id}, {doc['elapsed_seconds']:.0f} s)")
+    if json_out:
+        emit_json(document | ({"strategy_lab": lab_doc} if lab_doc is not None else {}))
+
+
+def demo_engine_url() -> tuple[str, bool]:
+    """The database the main job used: SMELEND_DATABASE_URL when set, else the demo's own SQLite file."""
+    if os.environ.get(settings.DATABASE_URL_ENV, "").strip():
+        return settings.database_url(), False
+    return f"sqlite:///{settings.data_dir() / DEMO_DATABASE}", True
+
+
+def main_job(json_out: bool) -> dict[str, Any]:
+    """The main job itself; its JSON document (printed as tables unless ``json_out``)."""
     from smelend import demo as sample
     from smelend.store import add_person, find_person_by_resident_id, get_or_create_enterprise, get_person
 
@@ -67,9 +112,7 @@ def demo(json_out: bool = JSON_OPTION) -> None:
     differences = reconcile(book)
     end = start + timedelta(days=sample.SERVICING_DAYS - 1)
     engine.dispose()
-    if json_out:
-        emit_json(
-            {
+    document = {
                 "database": database,
                 "enterprise": {"id": enterprise.id, **sample.SAMPLE_ENTERPRISE, "owner": owner_shown},
                 "decisions": [summary(d) for _, d in decided],
@@ -84,8 +127,8 @@ def demo(json_out: bool = JSON_OPTION) -> None:
                 "trial_balance": {"balanced": kept.balanced and kept == recomputed, "accounts": {a.value: format_yuan(v) for a, v in kept.balances_fen.items()}},
                 "reconciliation": {"differences": [d.as_dict() for d in differences]},
             }
-        )
-        return
+    if json_out:
+        return document
     stdout.rule("smelend demo")
     stdout.print(f"database: {database} ({'a fresh demo database' if fresh else 'continuing this book'}; {'created' if created else 'found'} the sample enterprise)")
     stdout.print(
@@ -106,6 +149,7 @@ def demo(json_out: bool = JSON_OPTION) -> None:
     stdout.print(loans_table(loans, run, book))
     stdout.print(trial_balance_table(kept, kept == recomputed))
     stdout.print(f"reconciliation (ledger vs loans, lines and bank core): {len(differences)} differences")
+    return document
 
 
 def decisions_table(decided: list[tuple[Any, Any]]) -> Table:

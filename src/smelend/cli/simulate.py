@@ -68,7 +68,7 @@ def load_strategies(found: Collector, files: list[tuple[Path, str]]) -> list[Any
 
 
 def execute(kind: str, strategies: list[Any], *, baseline: Optional[str], ablation_names: tuple[str, ...], smes: int, months: int, seeds: int,
-            shock: bool, workers: int, out: Path, quiet: bool = False) -> tuple[dict[str, Any], int]:
+            shock: bool, workers: int, out: Path, quiet: bool = False, database_url: Optional[str] = None) -> tuple[dict[str, Any], int]:
     """Run, write the ledgers, metrics.json and report.html, record the run; the document and the run id."""
     from smelend.sim.compare import metrics_document, run_all
     from smelend.sim.report import render
@@ -87,7 +87,7 @@ def execute(kind: str, strategies: list[Any], *, baseline: Optional[str], ablati
                            ablation=ablation_names, elapsed_s=round(time.perf_counter() - began, 3))
     (out / "metrics.json").write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")
     (out / "report.html").write_text(render(doc), encoding="utf-8")
-    engine = open_store()
+    engine = open_store(database_url)
     try:
         with engine.begin() as conn:
             run_id = record_run(conn, kind, doc, out.resolve())
