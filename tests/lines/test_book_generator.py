@@ -69,8 +69,11 @@ def test_simulated_book_invariants(accounts: int, seed: int, offset: int) -> Non
     assert (np.diff(paid.astype(np.int8), axis=1) <= 0).all()
     assert (book.paid_on[paid] >= book.due_date[paid]).all() and (book.paid_on[paid] < np.datetime64(as_of)).all()
     assert (book.loan_start < np.datetime64(as_of)).all()
-    # a closed loan owes nothing; an active one owes something
-    assert (outstanding[~open_] == 0).all()
+    # a closed loan owes nothing; a written-off one is off the balance sheet, its claim a memo
+    closed = book.loan_status == STATUS_CODES.index(LoanStatus.CLOSED)
+    off = book.loan_status == STATUS_CODES.index(LoanStatus.WRITTEN_OFF)
+    assert (outstanding[closed] == 0).all() and (book.written_off_fen[~off] == 0).all()
+    assert (book.written_off_fen[off] >= outstanding[off]).all() and (book.provision_fen[off] == 0).all()
 
 
 def test_simulation_is_deterministic_and_covers_every_product_method_and_bucket() -> None:
@@ -85,7 +88,8 @@ def test_simulation_is_deterministic_and_covers_every_product_method_and_bucket(
     buckets = {delinquency.bucket(int(d), POLICY) for d in one.days_past_due[one.loan_status == ACTIVE].tolist()}
     assert len(buckets) >= 5, buckets
     assert {"active", "expired", "frozen"} <= set(one.line_status.tolist())
-    assert {STATUS_CODES.index(LoanStatus.ACTIVE), STATUS_CODES.index(LoanStatus.CLOSED)} == set(one.loan_status.tolist())
+    assert {STATUS_CODES.index(LoanStatus.ACTIVE), STATUS_CODES.index(LoanStatus.CLOSED)} <= set(one.loan_status.tolist())
+    assert set(one.loan_status.tolist()) <= {STATUS_CODES.index(s) for s in (LoanStatus.ACTIVE, LoanStatus.CLOSED, LoanStatus.WRITTEN_OFF)}
     assert 0 < one.bad_next_12m.mean() < 0.2
     assert set(one.events["kind"].unique().to_list()) == {"tax_record", "invoice_record", "settlement_record", "external_alert"}
 
@@ -122,6 +126,18 @@ def test_generated_book_survives_close_of_business(generated_book: GeneratedBook
     assert totals.days == [BOOK_AS_OF, BOOK_AS_OF + timedelta(days=1), BOOK_AS_OF + timedelta(days=2)]
     assert totals.interest_fen > 0
     assert reconcile(book) == []
+
+
+def test_written_off_loans_freeze_their_lines_and_reconcile(tmp_path, smelend_env) -> None:  # type: ignore[no-untyped-def]
+    engine = open_store(f"sqlite:///{tmp_path / 'off.db'}")
+    generate_book(engine, 8_000, 3, BOOK_AS_OF, CATALOGUE, POLICY)
+    with engine.connect() as conn:
+        rows = conn.execute(select(loans.c.status, loans.c.principal_outstanding_fen, loans.c.written_off_fen, credit_lines.c.status)
+                            .join(credit_lines, credit_lines.c.id == loans.c.line_id).where(loans.c.status == "written-off")).all()
+    assert rows and all(p == 0 and w > 0 and line in ("frozen", "expired") for _, p, w, line in rows)
+    book = open_book(engine)
+    assert reconcile(book) == [] and recover_receipts(book) == 0
+    engine.dispose()
 
 
 def test_generation_is_deterministic_and_appends(tmp_path, smelend_env) -> None:  # type: ignore[no-untyped-def]

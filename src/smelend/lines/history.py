@@ -49,6 +49,7 @@ from smelend.servicing.loan import RATE_SCALE, LoanStatus
 
 TERM_CHOICES = (1, 3, 6, 12)  # monthly periods drawn (within each product's allowed range)
 LINE_AGE_MAX_DAYS = 420  # lines started up to ~14 months before the business date (some expired)
+RENEWED_SHARE, RENEWED_AGE_MAX_DAYS = 0.1, 800  # and a tenth, renewed once, up to ~26 months before
 MIN_RATE_BP, MAX_RATE_BP = 500, 1_800  # 5% .. 18% a year, 4-decimal rates
 LATE_BASE, LATE_PER_PD, LATE_BEFORE_DEFAULT = 0.02, 1.5, 0.5
 SLIP_WINDOW_DAYS = 90
@@ -117,6 +118,8 @@ class GeneratedBook:
     paid_interest_fen: np.ndarray
     paid_fee_fen: np.ndarray
     paid_on: np.ndarray  # the day each paid installment was paid (NaT: unpaid)
+    written_off_fen: np.ndarray  # memo of a written-off loan: everything it owed, pursued off the books
+    before_write_off: dict[str, np.ndarray]  # a written-off loan's balances the day it was written off (0 for others)
     # enterprise data (one frame, one row per event)
     events: pl.DataFrame
 
@@ -164,7 +167,8 @@ def simulate_book(accounts: int, seed: int, as_of: date, catalogue: Catalogue, p
 
     Deterministic for ``(accounts, seed, as_of)`` and the catalogue. Every product of the catalogue and
     every repayment method it offers occurs; loans are performing, late (1 day to over a year past due,
-    so every bucket and category occurs), or closed (repaid); about 15% of lines are undrawn, 65% have
+    so every bucket and category occurs), written off (loss and past the policy's write-off age: their
+    lines frozen), or closed (repaid); about 15% of lines are undrawn, 65% have
     one loan and 20% two. A large book is drawn in chunks of accounts, ``chunk`` numbering them (each its
     own random streams), so memory stays bounded.
     """
@@ -195,9 +199,10 @@ def simulate_book(accounts: int, seed: int, as_of: date, catalogue: Catalogue, p
     unit = 100_000  # lines in whole thousands of yuan
     limit_fen = np.clip((raw_limit // unit).astype(np.int64) * unit, np.maximum(limit_min, unit), limit_max)
     rate_bp = np.clip((600 + 3_000 * latent_pd + rng.normal(0, 150, accounts)).round(), MIN_RATE_BP, MAX_RATE_BP).astype(np.int64)  # risk-based
-    line_age = rng.integers(1, LINE_AGE_MAX_DAYS, accounts)
+    renewed = rng.random(accounts) < RENEWED_SHARE  # long-standing customers: the line was renewed once (24 months of validity)
+    line_age = np.where(renewed, rng.integers(LINE_AGE_MAX_DAYS, RENEWED_AGE_MAX_DAYS, accounts), rng.integers(1, LINE_AGE_MAX_DAYS, accounts))
     line_start = day - _days(line_age)
-    line_end = np.array([_add_months(d, 12) for d in line_start.tolist()], dtype="datetime64[D]")
+    line_end = _add_months(line_start, np.where(renewed, 24, 12))
 
     # --- the latent path: default day, lateness --------------------------------------------------------
     hazard = -np.log1p(-latent_pd) / 365.0
@@ -340,13 +345,25 @@ def simulate_book(accounts: int, seed: int, as_of: date, catalogue: Catalogue, p
     category = delinquency.category_codes(dpd, np.zeros(loans, np.int8), policy)
     outstanding = (sched_principal - paid_principal).sum(axis=1)
     provision = delinquency.provisions_fen(outstanding + interest_receivable + penalty_receivable, category, dpd, policy)
+    # Loss-classified loans past the policy's write-off age were written off (as lifecycle.write_off does it):
+    # receivables and allowance leave the balance sheet, the whole claim stays pursued as a memo.
+    written_off = ~closed & (category == delinquency.Category.LOSS.code) & (dpd >= policy.write_off_dpd)
+    written_off_fen = np.where(written_off, outstanding + interest_receivable + penalty_receivable + suspended_interest + suspended_penalty, 0)
+    before_write_off = {
+        "interest_receivable_fen": np.where(written_off, interest_receivable, 0), "penalty_receivable_fen": np.where(written_off, penalty_receivable, 0),
+        "suspended_interest_fen": np.where(written_off, suspended_interest, 0), "suspended_penalty_fen": np.where(written_off, suspended_penalty, 0),
+        "provision_fen": np.where(written_off, provision, 0), "principal_fen": np.where(written_off, outstanding, 0),
+    }
     status = np.where(closed, STATUS_CODES.index(LoanStatus.CLOSED), STATUS_CODES.index(LoanStatus.ACTIVE)).astype(np.int8)
+    status[written_off] = STATUS_CODES.index(LoanStatus.WRITTEN_OFF)
     zero_closed = lambda a: np.where(closed, 0, a)  # noqa: E731 - a repaid loan holds nothing
+    zero_off = lambda a: np.where(closed | written_off, 0, a)  # noqa: E731 - nor does one written off, on the balance sheet
 
-    used = np.bincount(loan_account, weights=np.where(closed, 0, outstanding), minlength=accounts).astype(np.int64)
+    used = np.bincount(loan_account, weights=np.where(closed | written_off, 0, outstanding), minlength=accounts).astype(np.int64)
     worst = np.zeros(accounts, np.int64)
-    np.maximum.at(worst, loan_account, np.where(closed, 0, dpd))
-    line_status = np.where(line_end < day, "expired", np.where(worst >= FROZEN_AT_DPD, "frozen", "active")).astype(object)
+    np.maximum.at(worst, loan_account, np.where(closed | written_off, 0, dpd))
+    has_write_off = np.bincount(loan_account, weights=written_off, minlength=accounts) > 0
+    line_status = np.where(line_end < day, "expired", np.where((worst >= FROZEN_AT_DPD) | has_write_off, "frozen", "active")).astype(object)
 
     events = _events(facts, rng, latent_pd, default_day, day)
     return GeneratedBook(
@@ -356,20 +373,23 @@ def simulate_book(accounts: int, seed: int, as_of: date, catalogue: Catalogue, p
         penalty_rate=penalty_rate, compound=compound, grace_days=grace, prepayment=prepayment, conventions=conventions,  # type: ignore[arg-type]
         loan_status=status, closed_through=np.full(loans, d_prev, dtype="datetime64[D]"),
         interest_carry=zero_closed(interest_carry), penalty_carry=zero_closed(penalty_carry),
-        interest_receivable_fen=zero_closed(interest_receivable), suspended_interest_fen=zero_closed(suspended_interest),
-        penalty_receivable_fen=zero_closed(penalty_receivable), suspended_penalty_fen=zero_closed(suspended_penalty),
-        days_past_due=zero_closed(dpd), category=np.where(closed, 0, category).astype(np.int8), provision_fen=zero_closed(provision),
+        interest_receivable_fen=zero_off(interest_receivable), suspended_interest_fen=zero_off(suspended_interest),
+        penalty_receivable_fen=zero_off(penalty_receivable), suspended_penalty_fen=zero_off(suspended_penalty),
+        days_past_due=zero_closed(dpd), category=np.where(closed, 0, category).astype(np.int8), provision_fen=zero_off(provision),
+        written_off_fen=written_off_fen, before_write_off=before_write_off,
         valid=valid, period_start=period_start, due_date=due, inst_principal_fen=sched_principal, inst_interest_fen=interest,
         inst_fee_fen=fee, accrued_interest_fen=accrued, paid_principal_fen=paid_principal, paid_interest_fen=paid_interest,
         paid_fee_fen=paid_fee, paid_on=paid_on, events=events,
     )
 
 
-def _add_months(day: date, months: int) -> date:
-    """``day`` plus whole months, clamped at month end (the servicing engine's rule for due dates)."""
-    from dateutil.relativedelta import relativedelta
-
-    return day + relativedelta(months=months)
+def _add_months(days: np.ndarray, months: np.ndarray) -> np.ndarray:
+    """Each day plus whole months, clamped at month end (31 Jan + 1 month = 28/29 Feb), vectorised."""
+    first = days.astype("datetime64[M]")
+    day_of_month = (days - first.astype("datetime64[D]")).astype(np.int64)
+    target = first + months.astype("timedelta64[M]")
+    month_days = ((target + np.timedelta64(1, "M")).astype("datetime64[D]") - target.astype("datetime64[D]")).astype(np.int64)
+    return target.astype("datetime64[D]") + _days(np.minimum(day_of_month, month_days - 1))
 
 
 def _events(facts: pl.DataFrame, rng: np.random.Generator, latent_pd: np.ndarray, default_day: np.ndarray, day: np.datetime64) -> pl.DataFrame:

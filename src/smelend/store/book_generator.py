@@ -10,7 +10,8 @@ PostgreSQL, the driver's executemany on SQLite); the ledger goes through
 
 Per loan the ledger holds: the disbursement (``disbursement:{loan}``) and the history's accruals as
 one close-of-business entry dated the day before the business date (``cob:{loan}:{date}``: interest,
-penalty, suspended amounts and the provision). Each installment paid is one repayment
+penalty, suspended amounts and the provision), and for a loan written off the write-off entry
+(``write-off:{loan}``, by :func:`smelend.ledger.rules.write_off`, as ``lifecycle.write_off`` makes it). Each installment paid is one repayment
 (``gen:{loan}:{number}``, dated when it was paid: what the snapshot reads repayment behaviour from)
 with its settled bank-core transfer and its ledger receipt (``repayment:gen:{loan}:{number}``), as a
 repayment through the service leaves them.
@@ -33,7 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from smelend.errors import InvalidInput
 from smelend.ledger import JournalEntry
-from smelend.ledger.rules import DayClose, Receipt, day_close, disbursement, receipt
+from smelend.ledger.rules import DayClose, Receipt, WriteOff, day_close, disbursement, receipt, write_off
 from smelend.lines.history import GeneratedBook, simulate_book, uscc_codes
 from smelend.products.loader import Catalogue
 from smelend.servicing import delinquency
@@ -194,11 +195,11 @@ def write_chunk(conn: Connection, book: GeneratedBook, next_ids: dict[str, int])
             loan_ids.tolist(), loan_line.tolist(), status_names, [METHOD_CODES[m].value for m in book.method.tolist()], book.periods.tolist(),
             book.principal_fen.tolist(), loan_rates, [str(p) for p in book.penalty_rate], book.compound.tolist(), book.grace_days.tolist(),
             book.prepayment, conventions_json, _dates(book.loan_start), [False] * book.loans, _dates(book.closed_through),
-            np.where(book.loan_status == STATUS_CODES.index(LoanStatus.CLOSED), 0, outstanding).tolist(),
+            np.where(book.loan_status == STATUS_CODES.index(LoanStatus.ACTIVE), outstanding, 0).tolist(),
             book.interest_receivable_fen.tolist(), book.suspended_interest_fen.tolist(), book.penalty_receivable_fen.tolist(),
             book.suspended_penalty_fen.tolist(), book.interest_carry.tolist(), book.penalty_carry.tolist(), book.days_past_due.tolist(),
             [CATEGORY_NAMES[c] for c in book.category.tolist()], [""] * book.loans, book.provision_fen.tolist(), [0] * book.loans,
-            [0] * book.loans, [1] * book.loans,
+            book.written_off_fen.tolist(), [1] * book.loans,
         )),
     )
     rows, cols = np.nonzero(book.valid)
@@ -250,20 +251,29 @@ def ledger_entries(book: GeneratedBook, loan_ids: np.ndarray, loan_line: np.ndar
     """
     history_day = book.as_of - timedelta(days=1)
     accrued = book.accrued_interest_fen.sum(axis=1)
+    written = book.loan_status == STATUS_CODES.index(LoanStatus.WRITTEN_OFF)
+    before = book.before_write_off
     entries: list[JournalEntry] = []
     transfers: list[tuple[object, ...]] = []
     for k, (loan, line, start, principal) in enumerate(zip(loan_ids.tolist(), loan_line.tolist(), book.loan_start.tolist(), book.principal_fen.tolist())):
         entries.append(disbursement(loan, line, principal, start))
         transfers.append((f"disburse:{loan}", "disbursement", loan, principal, start, "settled", None, 1))
+        off = bool(written[k])
+        suspended_interest = int(before["suspended_interest_fen"][k] if off else book.suspended_interest_fen[k])
+        suspended_penalty = int(before["suspended_penalty_fen"][k] if off else book.suspended_penalty_fen[k])
+        penalty = int(before["penalty_receivable_fen"][k] if off else book.penalty_receivable_fen[k])
+        provision = int(before["provision_fen"][k] if off else book.provision_fen[k])
         closing = day_close(loan, history_day, DayClose(
-            interest_fen=int(accrued[k]) - int(book.suspended_interest_fen[k]),
-            suspended_interest_fen=int(book.suspended_interest_fen[k]),
-            penalty_fen=int(book.penalty_receivable_fen[k]),
-            suspended_penalty_fen=int(book.suspended_penalty_fen[k]),
-            provision_change_fen=int(book.provision_fen[k]),
+            interest_fen=int(accrued[k]) - suspended_interest, suspended_interest_fen=suspended_interest,
+            penalty_fen=penalty, suspended_penalty_fen=suspended_penalty, provision_change_fen=provision,
         ))
         if closing is not None:
             entries.append(closing)
+        if off:
+            entries.append(write_off(loan, history_day, WriteOff(
+                principal_fen=int(before["principal_fen"][k]), interest_fen=int(before["interest_receivable_fen"][k]), penalty_fen=penalty,
+                allowance_used_fen=provision, suspended_fen=suspended_interest + suspended_penalty,
+            )))
     rows, cols = paid_cells(book)
     for loan, number, on, interest, fee, principal in zip(
         loan_ids[rows].tolist(), (cols + 1).tolist(), book.paid_on[rows, cols].tolist(), book.paid_interest_fen[rows, cols].tolist(),
