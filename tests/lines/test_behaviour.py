@@ -115,7 +115,7 @@ def test_the_score_separates_lines_that_go_bad(tmp_path, smelend_env) -> None:  
     scored = score_behaviour(snapshot, MODEL).join(result.truth, on="line_id").filter(pl.col("max_dpd") < 90)
     y = scored["bad_next_12m"].cast(pl.Int8).to_numpy()
     assert 20 < y.sum() < len(y) / 5
-    assert auc(y, scored["behaviour_pd"].to_numpy()) > 0.72  # 0.81 on the 40,000-line validation sample (docs/behaviour-validation.md)
+    assert auc(y, scored["behaviour_pd"].to_numpy()) > 0.72  # 0.80 on the 40,000-line validation sample (docs/behaviour-validation.md)
     by_grade = scored.group_by("behaviour_grade").agg(pl.col("bad_next_12m").mean()).sort("behaviour_grade")
     rates = by_grade["bad_next_12m"].to_list()
     assert rates[0] < rates[-1]
