@@ -31,7 +31,6 @@ from smelend.servicing.schedule import LoanTerms, build_installments
 
 RULES_FILE = Path(__file__).with_name("collections.yaml")
 RESTRUCTURED_FLAG = "restructured"
-Step = str
 
 COLLECTIONS_INPUT: dict[str, pl.DataType] = {
     "loan_id": pl.Int64,

@@ -33,7 +33,7 @@ due within 12 months after the business date.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 
 import numpy as np
