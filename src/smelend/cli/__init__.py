@@ -13,7 +13,7 @@ import sys
 import typer
 from typer.exceptions import TyperException
 
-from smelend.cli import admin, book, cob, collections, decide, demo, ledger, marketing, pricing, products, rationing, risk, schedule, serve, servicing  # noqa: F401  (registers the commands)
+from smelend.cli import admin, book, cob, collections, decide, demo, ledger, marketing, pricing, products, rationing, risk, schedule, serve, servicing, simulate  # noqa: F401  (registers the commands)
 from smelend.cli.common import app, fail, option_name
 from smelend.errors import InvalidInput
 

@@ -600,3 +600,42 @@ segment_assignments = Table(  # the segment (and cluster) each customer was put 
     _created_at(),
 )
 # --- end marketing
+
+
+# --- strategy lab (issue 9, migration 0009) ----------------------------------------------------------------
+
+SIM_NAME_MAX_CHARS = 60
+SIM_KIND_MAX_CHARS = 16
+
+sim_runs = Table(  # one `smelend simulate` or `smelend compare` run: its settings and the whole metrics.json
+    "sim_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(SIM_KIND_MAX_CHARS), nullable=False),  # simulate, compare
+    Column("smes", Integer, nullable=False),
+    Column("months", Integer, nullable=False),
+    Column("seeds", Integer, nullable=False),
+    Column("shock", Boolean, nullable=False),
+    Column("baseline", String(SIM_NAME_MAX_CHARS), nullable=True),
+    Column("out_dir", Text, nullable=False),
+    Column("document", Text, nullable=False),  # metrics.json
+    _created_at(),
+    CheckConstraint("smes > 0 AND months > 0 AND seeds > 0", name="sizes_positive"),
+)
+
+sim_run_strategies = Table(  # each strategy (or ablation variant) of a run, with its headline figures as columns for listing
+    "sim_run_strategies",
+    metadata,
+    Column("run_id", Integer, ForeignKey(sim_runs.c.id), primary_key=True),
+    Column("name", String(SIM_NAME_MAX_CHARS), primary_key=True),
+    Column("role", String(SIM_KIND_MAX_CHARS), nullable=False),  # strategy, ablation
+    Column("applications", Float, nullable=False),
+    Column("lines", Float, nullable=False),
+    Column("balance_end_fen", BigInteger, nullable=False),
+    Column("profit_fen", BigInteger, nullable=False),
+    Column("npl_ratio", Float, nullable=False),
+    Column("raroc", Float, nullable=False),
+    Column("ledger_balanced", Boolean, nullable=False),
+    Column("figures", Text, nullable=False),  # the strategy's part of metrics.json
+)
+# --- end strategy lab
