@@ -178,7 +178,7 @@ def decide_simulated(count: int = DEMO_APPLICATIONS, seed: int = DEMO_APPLICATIO
 # --- the strategy lab in the demo (issue 9, section 3) ---------------------------------------------------
 LAB_SMES = 20_000
 LAB_MONTHS = 24
-LAB_SEEDS = 1
+LAB_SEEDS = 3
 LAB_FOLDER = "strategy-lab"  # under the data folder: metrics.json, report.html, the runs' ledgers
 
 

@@ -55,6 +55,9 @@ def test_groups_add_up_to_the_totals(results) -> None:
             figures = r.by_group[group].values()
             assert sum(f.get("applications", 0) for f in figures) == r.totals["applications"]
             assert sum(f.get("lines", 0) for f in figures) == r.totals["lines"]
+            assert sum(f.get("balance_end", 0) for f in figures) == r.totals["balance_end"]
+            assert sum(f.get("credit_losses", 0) for f in figures) == r.totals["credit_losses"]
+            assert sum(f.get("interest_income", 0) for f in figures) == r.totals["interest_income"]
         assert set(r.by_group["channel"]) <= {"own-app"} or r.strategy != "baseline"
 
 

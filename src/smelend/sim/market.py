@@ -398,6 +398,7 @@ def run_market(
                 if entry is not None:
                     entries.append(entry)
                 defaulted_loans.append(loan)
+                loss_by_business[i] += loan.provision_fen  # the loss is booked at default (allowance); write-off and recovery net to zero
                 status[i] = CLOSED
                 del live_loan[i]
                 month["defaults"] += 1
@@ -439,8 +440,6 @@ def run_market(
             recovery = principal - int(Decimal(principal) * Decimal(str(market.default.lgd)))
             if recovery:
                 entries.append(rules.receipt(f"sim-recovery:{loan.loan_id}", loan.loan_id, last, rules.Receipt(recovery_fen=recovery)))
-            loss = principal - recovery
-            loss_by_business[loan.business] += loss
             month["written_off_fen"] += principal
             loan.outstanding_fen = 0
             loan.closed = True
@@ -542,6 +541,10 @@ def run_market(
         "offered_rate_mean": float(np.mean(offered_rates)) if offered_rates else None,
         "line_latent_pd_mean": float(np.mean(line_pds)) if line_pds else None, "attrition": totals["attrition"], "defaults": totals["defaults"], "prepayments": totals["prepayments"],
     }
+    open_balance: Counter[int] = Counter({i: loan.outstanding_fen for i, loan in live_loan.items()})
+    for loan in defaulted_loans:
+        if not loan.closed:
+            open_balance[loan.business] += loan.outstanding_fen
     by_group: dict[str, dict[str, dict[str, int]]] = {g: {} for g in ("channel", "product", "segment")}
     for gi, g in enumerate(("channel", "product", "segment")):
         for i, keys in group_of.items():
@@ -550,8 +553,7 @@ def run_market(
             fig["customers_drawn"] += int(drew_before[i])
             fig["interest_income"] += interest_by_business[i]
             fig["credit_losses"] += loss_by_business[i]
-            loan = live_loan.get(i)
-            fig["balance_end"] += loan.outstanding_fen if loan else 0
+            fig["balance_end"] += open_balance.get(i, 0)
         for key, count in apps_by_group[g].items():
             by_group[g].setdefault(key, Counter())["applications"] = count
         by_group[g] = {k: dict(v) for k, v in sorted(by_group[g].items())}
