@@ -19,7 +19,6 @@ only its own column (no other field names in it).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping
@@ -32,7 +31,7 @@ import polars as pl
 
 from smelend.errors import Collector, InvalidInput
 from smelend.lines.settings import ACTIONS
-from smelend.risk.policy import FORBIDDEN_NODE_TYPES, MAX_RULE_FILE_BYTES, MAX_RULES_PER_SET, _compiled, _slim_trace
+from smelend.risk.policy import FORBIDDEN_NODE_TYPES, MAX_RULES_PER_SET, _compiled, _slim_trace, read_graph
 
 _FIELD_PATH = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)+$")
 _STRINGS = re.compile(r'"[^"]*"|\'[^\']*\'')
@@ -171,22 +170,7 @@ def _literal(cell: str) -> str:
 
 def load_rules(path: Path, name: str, version: str) -> ReassessmentRules:
     """Read, check, hash and compile the graph (once per process: the compiled graph is cached)."""
-    label = path.name
-    if not path.is_file():
-        raise InvalidInput.one(label, f"no such rule file: {path}")
-    raw = path.read_bytes()
-    if len(raw) > MAX_RULE_FILE_BYTES:
-        raise InvalidInput.one(label, f"is larger than {MAX_RULE_FILE_BYTES} bytes")
-    try:
-        graph = json.loads(raw)
-    except ValueError as exc:
-        raise InvalidInput.one(label, f"is not valid JSON: {exc}") from None
-    check_rules_graph(graph, label)
-    sha256 = hashlib.sha256(raw).hexdigest()
-    try:
-        _compiled(sha256, path)
-    except Exception as exc:
-        raise InvalidInput.one(label, f"zen-engine rejects the graph: {exc}") from None
+    graph, sha256 = read_graph(path, check_rules_graph)
     rules: list[Rule] = []
     for node in graph["nodes"]:
         if node["type"] != "decisionTableNode":

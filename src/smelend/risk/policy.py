@@ -16,7 +16,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from smelend.errors import Collector, InvalidInput
 
@@ -130,8 +130,9 @@ def check_graph(graph: Any, name: str) -> None:
     found.raise_if_any()
 
 
-def load_rule_set(path: Path, name: str, version: str) -> RuleSet:
-    """Read, check and hash a JDM file; the decision itself is compiled lazily, once per process."""
+def read_graph(path: Path, check: Callable[[Any, str], None]) -> tuple[dict[str, Any], str]:
+    """A JDM file read, size-limited, parsed, checked by ``check(graph, label)`` and compiled once:
+    ``(graph, sha256 of its bytes)``. Every rule file (policy, reassessment) is loaded through here."""
     label = path.name
     if not path.is_file():
         raise InvalidInput.one(label, f"no such rule file: {path}")
@@ -142,10 +143,16 @@ def load_rule_set(path: Path, name: str, version: str) -> RuleSet:
         graph = json.loads(raw)
     except ValueError as exc:
         raise InvalidInput.one(label, f"is not valid JSON: {exc}") from None
-    check_graph(graph, label)
+    check(graph, label)
     sha256 = hashlib.sha256(raw).hexdigest()
     try:
         _compiled(sha256, path)
     except Exception as exc:  # zen's own parse errors: report them as a bad file, not a crash
         raise InvalidInput.one(label, f"zen-engine rejects the graph: {exc}") from None
+    return graph, sha256
+
+
+def load_rule_set(path: Path, name: str, version: str) -> RuleSet:
+    """Read, check and hash a JDM file; the decision itself is compiled once per process."""
+    graph, sha256 = read_graph(path, check_graph)
     return RuleSet(name=name, version=version, path=path, sha256=sha256, graph=graph)
