@@ -193,17 +193,17 @@ def abtest_command(
 
     JSON: {"control_rate", "treatment_rate", "lift", "p_value", "ci_low", "ci_high"}.
     """
-    from smelend.marketing.abtest import analyse, check_alpha, parse_arm
+    from smelend.marketing.abtest import check_alpha, parse_arm
+    from smelend.marketing.documents import abtest_document
 
     c, t = parse_arm(control, "control"), parse_arm(treatment, "treatment")
-    result = analyse(c, t, check_alpha(alpha))
-    document = {"control_rate": result.control_rate, "treatment_rate": result.treatment_rate, "lift": result.lift,
-                "p_value": result.p_value, "ci_low": result.ci_low, "ci_high": result.ci_high}
+    document = abtest_document(c, t, check_alpha(alpha))
     if json_out:
         emit_json(document)
         return
-    stdout.print(f"control {result.control_rate:.4%}, treatment {result.treatment_rate:.4%}: lift {result.lift:+.4%}, "
-                 f"p = {result.p_value:.4g}, {1 - alpha:.0%} CI [{result.ci_low:+.4%}, {result.ci_high:+.4%}]")
+    d = document
+    stdout.print(f"control {d['control_rate']:.4%}, treatment {d['treatment_rate']:.4%}: lift {d['lift']:+.4%}, "
+                 f"p = {d['p_value']:.4g}, {1 - alpha:.0%} CI [{d['ci_low']:+.4%}, {d['ci_high']:+.4%}]")
 
 
 @marketing_app.command("sample-size")
@@ -384,22 +384,14 @@ def segments_command(
     html_file: Optional[Path] = HTML_OPTION,
 ) -> None:
     """Rule segments (industry, size, data richness, life cycle), the value x risk grid with strategies, and k-means clusters with profiles."""
-    from smelend.marketing.clustering import cluster
-    from smelend.marketing.plain import jsonable
-    from smelend.marketing.scoring import score_table
-    from smelend.marketing.segments import profiles, segment_table, value_risk_grid
-    from smelend.risk.strategy import load_strategy
+    from smelend.marketing.documents import segments_run
 
     _count(clusters, "clusters", 2, 20)
     if record is not None and not 0 < len(record.strip()) <= 80:
         raise InvalidInput.one("record", "must be a run name of 1 to 80 characters")
     _check_html(html_file)
-    book = _customers(customers, seed)
-    scores = score_table(book, load_strategy())
-    segments = segment_table(book, scores.pd)
-    found = cluster(book, scores.pd, clusters, seed)
-    document: dict[str, Any] = {"customers": book.height, "segments": jsonable(profiles(segments)), "value_risk_grid": jsonable(value_risk_grid(segments)),
-                                "clusters": jsonable([{k: v for k, v in vars(p).items()} for p in found.profiles])}
+    run = segments_run(_customers(customers, seed), clusters, seed)
+    document, segments = run.document, run.segments
     if record is not None:
         from smelend.store import open_store
         from smelend.store.marketing import save_segments
@@ -407,7 +399,7 @@ def segments_command(
         engine = open_store()
         try:
             with engine.begin() as conn:
-                document["recorded"] = save_segments(conn, record.strip(), zip(segments["customer_id"].to_list(), (segments["stage"] + "/" + segments["cell"]).to_list(), (int(c) for c in found.labels)))
+                document["recorded"] = save_segments(conn, record.strip(), zip(segments["customer_id"].to_list(), (segments["stage"] + "/" + segments["cell"]).to_list(), (int(c) for c in run.labels)))
         finally:
             engine.dispose()
     if html_file is not None:
@@ -444,7 +436,7 @@ def whitelist_command(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Pre-approved list: base (relationships, tax authorisations) -> real scorecards in batch -> real decide + pricing for the best."""
-    from smelend.marketing.plain import jsonable
+    from smelend.marketing.documents import whitelist_document
     from smelend.marketing.whitelist import screen
 
     _count(size, "size", 1, 1_000_000)
@@ -462,9 +454,7 @@ def whitelist_command(
                        "pd": e.pd, "grade": e.grade, "reasons": ";".join(e.reasons)} for e in result.entries],
                      schema={"customer_id": pl.String, "product_id": pl.String, "limit": pl.String, "rate": pl.Float64, "apr": pl.Float64, "pd": pl.Float64, "grade": pl.String, "reasons": pl.String}).write_csv(out)
         sys.stderr.write(f"wrote {len(result.entries):,} pre-approved customers to {out}\n")
-    document = jsonable({k: v for k, v in vars(result).items() if k != "entries"})
-    document["entries"] = jsonable(list(result.entries[:20]))
-    document["entries_shown"] = min(20, len(result.entries))
+    document = whitelist_document(result)
     if json_out:
         emit_json(document)
         return
@@ -480,26 +470,9 @@ def retention_command(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Attrition model (held-out AUC), reactivation, renewal, limit-increase and reminder offers, CLV by segment, the save list."""
-    from smelend.marketing.clv import clv_by_segment
-    from smelend.marketing.plain import jsonable
-    from smelend.marketing.retention import attrition, offers
-    from smelend.marketing.scoring import score_table
-    from smelend.marketing.segments import segment_table
-    from smelend.risk.strategy import load_strategy
+    from smelend.marketing.documents import retention_document
 
-    book = _customers(customers, seed)
-    scores = score_table(book, load_strategy())
-    segments = segment_table(book, scores.pd)
-    model = attrition(book, scores.pd, seed)
-    counts, clv, _ = offers(book, segments["stage"], scores.pd, model.probability)
-    document = {
-        "customers": book.height,
-        "attrition_model": {"auc": model.auc, "base_rate": model.base_rate, "top_decile_rate": model.top_decile_rate, "coefficients": model.coefficients},
-        "offers": jsonable({k: v for k, v in vars(counts).items() if k != "save_list"}),
-        "clv_by_stage": jsonable(clv_by_segment(segments, clv, "stage")),
-        "clv_by_cell": jsonable(clv_by_segment(segments, clv, "cell")),
-        "save_list": jsonable(list(counts.save_list)),
-    }
+    document = retention_document(_customers(customers, seed), seed)
     if json_out:
         emit_json(document)
         return

@@ -3,19 +3,24 @@
 Each endpoint reads the stored marketing data set and returns what the matching ``smelend marketing``
 command prints with ``--json`` (money as decimal yuan strings, ratios as fractions): the same functions of
 :mod:`smelend.marketing`, so the CLI, the API and the dashboard cannot disagree. Without a data set the
-answer is 422 naming ``database`` (run ``smelend marketing generate``).
+answer is 422 naming ``database`` (run ``smelend marketing generate``). ``segments``, ``retention`` and
+``whitelist`` compute on the synthetic customer book with the CLI's parameters, bounded in size
+(a larger request is 422 naming the parameter); ``abtest`` takes the two arms as JSON.
 """
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
 
 from smelend.api.principal import Principal
 from smelend.api.routers.applications import ERRORS
 from smelend.api.routers.common import service
 from smelend.api.security import require_roles
+from smelend.marketing.abtest import MAX_TRIALS
 from smelend.store.db import reading
 
 router = APIRouter(tags=["marketing"])
@@ -83,3 +88,87 @@ def campaigns(request: Request, principal: Principal = Depends(require_roles(*RE
 
     with reading(service(request).engine) as conn:
         return {"campaigns": jsonable(stored(conn))}
+
+
+# Computed on the synthetic customer book, like the matching CLI commands with the same parameters, but
+# bounded so that one request stays well under a couple of seconds on a shared machine.
+API_MAX_CUSTOMERS = 10_000
+API_MAX_WHITELIST = 100
+SEED_MAX = 2**32 - 1
+
+
+def _book(customers: int, seed: int) -> Any:
+    from smelend.marketing.customers import simulate_customers
+
+    return simulate_customers(customers, seed)
+
+
+@router.get("/v1/marketing/segments", responses=ERRORS)
+def segments(
+    request: Request,
+    customers: int = Query(2_000, ge=10, le=API_MAX_CUSTOMERS, description="Synthetic customers to segment."),
+    seed: int = Query(0, ge=0, le=SEED_MAX),
+    clusters: int = Query(5, ge=2, le=20, description="k-means clusters."),
+    principal: Principal = Depends(require_roles(*READERS)),
+) -> dict[str, Any]:
+    """Rule segments, the value x risk grid with strategies and k-means clusters: ``smelend marketing segments --json``."""
+    from smelend.marketing.documents import segments_run
+
+    return segments_run(_book(customers, seed), clusters, seed).document
+
+
+@router.get("/v1/marketing/retention", responses=ERRORS)
+def retention(
+    request: Request,
+    customers: int = Query(2_000, ge=10, le=API_MAX_CUSTOMERS, description="Synthetic customers in the book."),
+    seed: int = Query(0, ge=0, le=SEED_MAX),
+    principal: Principal = Depends(require_roles(*READERS)),
+) -> dict[str, Any]:
+    """Attrition model, reactivation/renewal/limit-increase/reminder offers, CLV by segment, the save list: ``smelend marketing retention --json``."""
+    from smelend.marketing.documents import retention_document
+
+    return retention_document(_book(customers, seed), seed)
+
+
+@router.get("/v1/marketing/whitelist", responses=ERRORS)
+def whitelist(
+    request: Request,
+    customers: int = Query(2_000, ge=10, le=API_MAX_CUSTOMERS, description="Synthetic existing customers to screen."),
+    size: int = Query(50, ge=1, le=API_MAX_WHITELIST, description="How many of the best-scored go through the real decide and pricing."),
+    seed: int = Query(0, ge=0, le=SEED_MAX),
+    on: date = Query(date(2026, 7, 1), description="Screening date."),
+    principal: Principal = Depends(require_roles(*READERS)),
+) -> dict[str, Any]:
+    """A bounded pre-approved list: ``smelend marketing whitelist --json`` (seconds per stage are this run's)."""
+    from smelend.marketing.documents import whitelist_document
+    from smelend.marketing.whitelist import screen
+
+    return whitelist_document(screen(_book(customers, seed), size, on=on, seed=seed))
+
+
+class ArmIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    n: int = Field(ge=1, le=MAX_TRIALS, description="Customers in the arm.")
+    conversions: int = Field(ge=0, le=MAX_TRIALS, description="Of them, how many converted (at most n).")
+
+
+class ABTestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    control: ArmIn
+    treatment: ArmIn
+    alpha: float = Field(0.05, gt=0, lt=1, description="Significance level; the interval is at 1 - alpha.")
+
+
+@router.post("/v1/marketing/abtest", responses=ERRORS)
+def abtest(body: ABTestIn, principal: Principal = Depends(require_roles(*READERS))) -> dict[str, Any]:
+    """Difference in conversion rates, as ``smelend marketing abtest --json``: lift, pooled z-test p-value, Wald interval."""
+    from smelend.errors import Collector
+    from smelend.marketing.abtest import Arm
+    from smelend.marketing.documents import abtest_document
+
+    found = Collector()
+    for name, arm in (("control", body.control), ("treatment", body.treatment)):
+        if arm.conversions > arm.n:
+            found.add(f"{name}.conversions", f"cannot exceed n ({arm.n})")
+    found.raise_if_any()
+    return abtest_document(Arm(body.control.n, body.control.conversions), Arm(body.treatment.n, body.treatment.conversions), body.alpha)
