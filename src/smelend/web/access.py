@@ -5,7 +5,8 @@ token: decisions, replay and the review queue as ``GET /v1/decisions/{id}``, ``P
 ``GET /v1/reviews`` allow them; reviewing as ``POST .../review`` (risk); the audit log as ``GET /v1/audit``
 (auditor). The portfolio (aggregates over the book, no personal data) is for operations and product
 managers; the funnel and channels and the segments pages (figures of :mod:`smelend.marketing`) for
-marketing and product. Strategy runs get their entry when :mod:`smelend.sim` lands.
+marketing and product; the strategy runs (figures of :mod:`smelend.sim`, simulated markets only) for
+marketing, product and risk.
 
 >>> allowed("risk", "replay"), allowed("marketing", "replay"), allowed("admin", "audit")
 (True, False, True)
@@ -24,6 +25,7 @@ PAGES: dict[str, tuple[str, ...]] = {
     "audit": ("auditor",),
     "funnel": ("marketing", "product"),  # the funnel, the "310" standard and the channels' cost and return
     "segments": ("marketing", "product"),  # recorded segmentation runs and each segment's strategy
+    "strategy-runs": ("marketing", "product", "risk"),  # the strategy lab's recorded runs and comparisons
 }
 
 # The pages in the navigation bar, in order, with their titles and paths.
@@ -34,6 +36,7 @@ NAVIGATION: tuple[tuple[str, str, str], ...] = (
     ("audit", "Audit log", "/dashboard/audit"),
     ("funnel", "Funnel and channels", "/dashboard/funnel"),
     ("segments", "Segments", "/dashboard/segments"),
+    ("strategy-runs", "Strategy runs", "/dashboard/strategy-runs"),
 )
 
 

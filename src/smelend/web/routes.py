@@ -369,5 +369,23 @@ async def segments_page(request: Request) -> Response:
     return render(request, "segments.html", session=session, title="Segments", runs=recorded, s=found, chart=chart, error=None)
 
 
+@router.get("/strategy-runs", response_class=HTMLResponse)
+async def strategy_runs_page(request: Request) -> Response:
+    """The recorded strategy-lab runs; ``run`` (an id, default the newest) shows its strategies side by side."""
+    from smelend.web import strategy_runs
+
+    session = await auth.page_session(request, "strategy-runs")
+    engine = service(request).engine
+    recorded = await run_in_threadpool(strategy_runs.runs, engine)
+    wanted = request.query_params.get("run", "").strip()
+    if wanted and not (wanted.isdecimal() and len(wanted) <= 18):
+        return render(request, "strategy_runs.html", 422, session, title="Strategy runs", runs=recorded, c=None, error="run: must be a run id")
+    chosen = next((r for r in recorded if str(r.id) == wanted), None) if wanted else (recorded[0] if recorded else None)
+    if wanted and chosen is None:
+        return render(request, "strategy_runs.html", 404, session, title="Strategy runs", runs=recorded, c=None, error=f"run: no strategy run {wanted}")
+    found = None if chosen is None else await run_in_threadpool(strategy_runs.compared, engine, chosen)
+    return render(request, "strategy_runs.html", session=session, title="Strategy runs", runs=recorded, c=found, error=None)
+
+
 def _reason(exc: ApiError | InvalidInput) -> str:
     return "; ".join(f"{e.field}: {e.reason}" for e in exc.errors)
