@@ -65,6 +65,11 @@ def server(smelend_env: Path, tmp_path: Path, people: dict[str, list[dict[str, A
     with pytest.raises(SystemExit) as recorded:  # a segmentation run, as staff record one
         main(["marketing", "segments", "--customers", "300", "--clusters", "3", "--record", "november book", "--json"])
     assert recorded.value.code in (0, None)
+    with pytest.raises(SystemExit) as compared:  # a small strategy-lab comparison, recorded for the strategy-runs page
+        main(["compare", "--baseline", str(Path(__file__).resolve().parents[2] / "strategies" / "baseline.yaml"), "--strategy",
+              str(Path(__file__).resolve().parents[2] / "strategies" / "optimized.yaml"), "--smes", "300", "--months", "3", "--seeds", "1",
+              "--workers", "1", "--out", str(tmp_path / "lab"), "--json"])
+    assert compared.value.code in (0, None)
     port = _free_port()
     log = (tmp_path / "serve.log").open("wb")
     smelend = [sys.executable, "-m", "smelend"]
@@ -191,7 +196,7 @@ def test_dashboard_in_chromium(server: tuple[str, Seeded], tmp_path: Path) -> No
         page.click("button[type=submit]")
         page.wait_for_url(f"{base}/dashboard/audit")
         expect(page.locator("p.alert")).to_contain_text("not available to the marketing role")
-        assert page.locator("nav a").all_inner_texts() == ["Funnel and channels", "Segments"]
+        assert page.locator("nav a").all_inner_texts() == ["Funnel and channels", "Segments", "Strategy runs"]
 
         # funnel and channels: smelend.marketing's figures over the stored data set
         page.click("nav >> text=Funnel and channels")
@@ -219,8 +224,20 @@ def test_dashboard_in_chromium(server: tuple[str, Seeded], tmp_path: Path) -> No
                 stored[segment.split("/")[0]] = stored.get(segment.split("/")[0], 0) + n
         assert {r[0]: int(r[1]) for r in table_rows(page.content(), "stages") if int(r[1])} == stored
         snap(page, "09-segments")
+
+        # strategy runs: the recorded comparison, as its metrics.json says
+        page.click("nav >> text=Strategy runs")
+        expect(page.locator(".chart[data-drawn=true]")).to_have_count(2, timeout=20_000)
+        import json
+
+        lab = json.loads((tmp_path / "lab" / "metrics.json").read_text(encoding="utf-8"))
+        shown = {r[0]: r[1:] for r in table_rows(page.content(), "figures")}
+        assert [fen(v) for v in shown["Profit (yuan)"]] == [lab["strategies"][n]["profit"] for n in ("baseline", "optimized")]
+        assert [int(v.replace(",", "")) for v in shown["Applications"]] == [lab["strategies"][n]["applications"] for n in ("baseline", "optimized")]
+        snap(page, "10-strategy-runs")
         browser.close()
     on_purpose = ("status of 401", "status of 403")  # the wrong password, and the marketing user at the audit log
     assert [e for e in errors if not any(p in e for p in on_purpose)] == [], errors  # no script error, no CSP violation, no missing file
     assert sorted(path.name for path in shots[0].iterdir()) == [
-        "01-login-refused.png", "02-portfolio.png", "03-decisions-search.png", "04-decision.png", "05-replay.png", "06-referrals.png", "07-audit.png", "08-funnel-channels.png", "09-segments.png"]
+        "01-login-refused.png", "02-portfolio.png", "03-decisions-search.png", "04-decision.png", "05-replay.png", "06-referrals.png", "07-audit.png", "08-funnel-channels.png", "09-segments.png",
+        "10-strategy-runs.png"]

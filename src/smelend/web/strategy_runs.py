@@ -140,5 +140,5 @@ def balance_chart(names: tuple[str, ...], strategies: dict[str, dict[str, Any]])
     for name in names:
         months = strategies[name].get("by_month", [])
         fig.add_scatter(x=[m["month"] for m in months], y=[_yuan(m["balance_fen"]) for m in months], mode="lines+markers", name=name)
-    fig.update_layout(title="Balance at month end (yuan)", xaxis_title="month", legend={"orientation": "h", "y": -0.2}, **LAYOUT)
+    fig.update_layout(title="Balance at month end (yuan)", xaxis={"title": "month", "dtick": 1}, legend={"orientation": "h", "y": -0.2}, **LAYOUT)
     return fig.to_json()
