@@ -119,8 +119,9 @@ def compared(engine: Engine, run: Run) -> Compared | None:
     return Compared(run, names, tuple(figures), doc.get("elapsed_seconds"), money_chart(names, strategies), balance_chart(names, strategies))
 
 
-def _yuan(fen: Any) -> float:
-    return float(Decimal(str(fen)) / 100)
+def _yuan(fen: Any) -> float | None:
+    """Yuan for a chart; None (a gap) where an older document lacks the figure."""
+    return None if fen is None else float(Decimal(str(fen)) / 100)
 
 
 def money_chart(names: tuple[str, ...], strategies: dict[str, dict[str, Any]]) -> str:
@@ -129,7 +130,7 @@ def money_chart(names: tuple[str, ...], strategies: dict[str, dict[str, Any]]) -
     for name in names:
         s = strategies[name]
         keys = ("income", *COSTS, "profit")
-        fig.add_bar(x=[k.replace("_", " ") for k in keys], y=[_yuan(s[k]) for k in keys], name=name)
+        fig.add_bar(x=[k.replace("_", " ") for k in keys], y=[_yuan(s.get(k)) for k in keys], name=name)
     fig.update_layout(title="Income, costs and profit (yuan)", barmode="group", legend={"orientation": "h", "y": -0.2}, **LAYOUT)
     return fig.to_json()
 
@@ -139,6 +140,6 @@ def balance_chart(names: tuple[str, ...], strategies: dict[str, dict[str, Any]])
     fig = go.Figure()
     for name in names:
         months = strategies[name].get("by_month", [])
-        fig.add_scatter(x=[m["month"] for m in months], y=[_yuan(m["balance_fen"]) for m in months], mode="lines+markers", name=name)
+        fig.add_scatter(x=[m["month"] for m in months], y=[_yuan(m.get("balance_fen")) for m in months], mode="lines+markers", name=name)
     fig.update_layout(title="Balance at month end (yuan)", xaxis={"title": "month", "dtick": 1}, legend={"orientation": "h", "y": -0.2}, **LAYOUT)
     return fig.to_json()
