@@ -1,4 +1,4 @@
-"""Retention (attrition model against the generator's truth, offer rules exactly), CLV, and conversion."""
+"""Retention (attrition model against the generator's truth, offer rules exactly, limit increases by the line rules), CLV, and conversion."""
 
 from __future__ import annotations
 
@@ -9,6 +9,9 @@ import pytest
 from smelend.marketing.clv import clv_yuan
 from smelend.marketing.conversion import conversion
 from smelend.marketing.customers import simulate_customers
+from smelend.errors import InvalidInput
+from smelend.lines.reassess import reassess
+from smelend.marketing.line_review import DEFAULT_ON, limit_increases, review_context, review_frame
 from smelend.marketing.retention import attrition, load_retention_settings, offers
 from smelend.marketing.scoring import score_table
 from smelend.marketing.segments import segment_table
@@ -39,17 +42,42 @@ def test_offer_rules_exactly(book) -> None:
     model = attrition(customers, pd)
     counts, clv, table = offers(customers, segments["stage"], pd, model.probability)
     f = customers.with_columns(pl.Series("pd", pd), segments["stage"])
-    li = s.limit_increase
-    increase = f.filter(pl.col("has_line") & (pl.col("utilisation") >= li.min_utilisation) & (pl.col("late_payments_12m") <= li.max_late_payments) & (pl.col("pd") <= li.max_pd))
-    assert counts.limit_increase == increase.height
-    step = li.round_to_yuan * 100
-    assert counts.limit_increase_total_fen == sum(int(v * li.increase_share // step) * step for v in increase["limit_fen"].to_list())
+    # limit increases are the line reassessment engine's own "increase" decisions on the book's lines, reasons and all
+    changes = reassess(review_frame(customers, pd, DEFAULT_ON), DEFAULT_ON, review_context()).filter(pl.col("action") == "increase")
+    assert counts.limit_increase == changes.height == int(table["increase"].sum()) > 0
+    assert counts.limit_increase_total_fen == int((changes["limit_after_fen"] - changes["limit_before_fen"]).sum())
+    offered = table.with_row_index("row").filter(pl.col("increase"))
+    assert (offered["row"] + 1).to_list() == changes["line_id"].to_list() and offered["increase_reasons"].to_list() == changes["reasons"].to_list()
+    assert set(counts.limit_increase_reasons) <= {"INC_GOOD_USE", "INC_GROWTH"} and sum(counts.limit_increase_reasons.values()) >= counts.limit_increase
+    clean = offered.join(f.with_row_index("row").select("row", "late_payments_12m", "limit_fen"), on="row")
+    assert (clean["late_payments_12m"] == 0).all()  # a late payment in the year blocks an increase (max_dpd_365d must be 0)
+    assert ((clean["increase_fen"] > 0) & (clean["increase_fen"] <= clean["limit_fen"] // 5) & (clean["increase_fen"] % 100_000 == 0)).all()  # +20% at most, whole 1,000 yuan
+    assert (table.filter(~pl.col("has_line"))["increase_fen"] == 0).all()
     assert counts.reactivation == f.filter(pl.col("stage").is_in(s.reactivation.stages) & (pl.col("pd") <= s.reactivation.max_pd)).height
     assert counts.reminders == f.filter(pl.col("has_line") & (pl.col("balance_fen") > 0) & (pl.col("next_due_in_days") <= s.reminder.days_before_due)).height
     assert len(counts.save_list) <= s.save.top
     risks = [r["value_at_risk_yuan"] for r in counts.save_list]
     assert risks == sorted(risks, reverse=True)
     assert (clv[~customers["has_line"].to_numpy()] == 0).all()
+
+
+def test_limit_increase_by_hand() -> None:
+    """Three known lines: busy and clean (+20%, INC_GOOD_USE), the same with a late payment (none), no line (none)."""
+    book = simulate_customers(3, seed=2).with_columns(
+        pl.Series("has_line", [True, True, False]), pl.Series("limit_fen", [10_000_000, 10_000_000, 0]), pl.Series("balance_fen", [8_000_000, 8_000_000, 0]),
+        pl.Series("months_on_book", [12, 12, 0]), pl.Series("late_payments_12m", [0, 1, 0]), pl.Series("line_expires_in_days", [200, 200, 0]),
+        pl.Series("status_tax", ["ok"] * 3), pl.Series("tax_declared_sales_12m_fen", [1_000_000_000] * 3),
+        pl.Series("invoice_sales_12m_fen", [100, 100, 100]), pl.Series("invoice_sales_prev_12m_fen", [100, 100, 100]))
+    got = limit_increases(book, np.array([0.001, 0.001, 0.001]), DEFAULT_ON)
+    assert got["increase_fen"].to_list() == [2_000_000, 0, 0]
+    assert got["increase_reasons"].to_list() == ["INC_GOOD_USE", "", ""]
+
+
+def test_too_small_a_book_is_refused_clearly() -> None:
+    customers = simulate_customers(10, seed=0)
+    with pytest.raises(InvalidInput) as raised:
+        attrition(customers, np.full(10, 0.01))
+    assert raised.value.errors[0].field == "customers"
 
 
 def test_clv_by_hand() -> None:

@@ -436,12 +436,12 @@ def whitelist_command(
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Pre-approved list: base (relationships, tax authorisations) -> real scorecards in batch -> real decide + pricing for the best."""
-    from smelend.marketing.documents import whitelist_document
+    from smelend.marketing.documents import check_day, whitelist_document
     from smelend.marketing.whitelist import screen
 
     _count(size, "size", 1, 1_000_000)
     _count(workers, "workers", 1, 64)
-    day = parse_date(on, "on")
+    day = check_day(parse_date(on, "on"), "on")
     if out is not None and (out.is_dir() or not out.parent.is_dir()):
         raise InvalidInput.one("out", f"is not a file in an existing folder: {out}")
     result = screen(_customers(customers, seed), size, on=day, seed=seed, workers=workers)
@@ -467,12 +467,14 @@ def whitelist_command(
 def retention_command(
     customers: int = typer.Option(20_000, "--customers", help="Synthetic customers in the book."),
     seed: int = typer.Option(0, "--seed", help="Random seed (non-negative)."),
+    on: str = typer.Option("2026-07-01", "--on", help="Review date of the lines (limit increases by the line-management rules), YYYY-MM-DD."),
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Attrition model (held-out AUC), reactivation, renewal, limit-increase and reminder offers, CLV by segment, the save list."""
-    from smelend.marketing.documents import retention_document
+    """Attrition model (held-out AUC), reactivation, renewal, limit-increase (line-management rules) and reminder offers, CLV by segment, the save list."""
+    from smelend.marketing.documents import check_day, retention_document
 
-    document = retention_document(_customers(customers, seed), seed)
+    day = check_day(parse_date(on, "on"), "on")
+    document = retention_document(_customers(customers, seed), seed, day)
     if json_out:
         emit_json(document)
         return

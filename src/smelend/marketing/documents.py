@@ -9,14 +9,25 @@ database, no web framework; the callers bound the sizes and store what they reco
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import polars as pl
 
+from smelend.errors import InvalidInput
 from smelend.marketing.abtest import Arm, analyse
+from smelend.marketing.line_review import DEFAULT_ON
 from smelend.marketing.plain import jsonable
 
 ENTRIES_SHOWN = 20  # whitelist entries in the document; the full list goes to a CSV
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)  # screening and review dates: birth dates and line ends stay real dates
+
+
+def check_day(day: date, field: str) -> date:
+    """A screening or review date in the range the engines work in, or :class:`InvalidInput` naming ``field``."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInput.one(field, f"must be between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}")
+    return day
 
 
 @dataclass(frozen=True)
@@ -41,8 +52,8 @@ def segments_run(book: pl.DataFrame, clusters: int, seed: int) -> SegmentsRun:
     return SegmentsRun(document, segments, found.labels)
 
 
-def retention_document(book: pl.DataFrame, seed: int) -> dict[str, Any]:
-    """Attrition model, offer counts (limit increases from the line reassessment rules), CLV by segment, the save list."""
+def retention_document(book: pl.DataFrame, seed: int, on: date = DEFAULT_ON) -> dict[str, Any]:
+    """Attrition model, offer counts (limit increases: the line reassessment rules on ``on``), CLV by segment, the save list."""
     from smelend.marketing.clv import clv_by_segment
     from smelend.marketing.retention import attrition, offers
     from smelend.marketing.scoring import score_table
@@ -52,7 +63,7 @@ def retention_document(book: pl.DataFrame, seed: int) -> dict[str, Any]:
     scores = score_table(book, load_strategy())
     segments = segment_table(book, scores.pd)
     model = attrition(book, scores.pd, seed)
-    counts, clv, _ = offers(book, segments["stage"], scores.pd, model.probability)
+    counts, clv, _ = offers(book, segments["stage"], scores.pd, model.probability, on=on)
     return {
         "customers": book.height,
         "attrition_model": {"auc": model.auc, "base_rate": model.base_rate, "top_decile_rate": model.top_decile_rate, "coefficients": model.coefficients},

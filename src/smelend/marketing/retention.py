@@ -2,13 +2,17 @@
 
 The attrition model (scikit-learn logistic regression on behaviour and risk, standardised) predicts who
 leaves in the next 90 days; it is checked on held-out customers (AUC, and the attrition rate among the
-top decile against the book's). Offers follow the rules in ``data/retention.yaml``; the "save" list ranks
-customers by attrition probability x CLV, where a retention call pays most.
+top decile against the book's). Offers follow the rules in ``data/retention.yaml``, except limit increases,
+which are the line-management rules' own decisions (:mod:`smelend.marketing.line_review`, the real
+reassessment engine); the "save" list ranks customers by attrition probability x CLV, where a retention
+call pays most.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
@@ -17,8 +21,10 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from smelend.datafiles import load_yaml_model
+from smelend.errors import InvalidInput
 from smelend.marketing.channels import DATA_DIR
 from smelend.marketing.clv import clv_yuan
+from smelend.marketing.line_review import DEFAULT_ON, limit_increases
 
 MODEL_FEATURES = ("days_since_last_draw", "utilisation", "rate", "months_on_book", "draws_12m", "late_payments_12m", "log_limit", "pd")  # recency: never drawn -> days since the line opened
 
@@ -37,14 +43,6 @@ class Renewal(_Strict):
     expires_within_days: int = Field(gt=0)
     max_late_payments: int = Field(ge=0)
     max_pd: float = Field(gt=0, le=1)
-
-
-class LimitIncrease(_Strict):
-    min_utilisation: float = Field(ge=0, le=1)
-    max_late_payments: int = Field(ge=0)
-    max_pd: float = Field(gt=0, le=1)
-    increase_share: float = Field(gt=0, le=5)
-    round_to_yuan: int = Field(gt=0)
 
 
 class Reminder(_Strict):
@@ -67,7 +65,6 @@ class RetentionSettings(_Strict):
     version: str
     reactivation: Reactivation
     renewal: Renewal
-    limit_increase: LimitIncrease
     reminder: Reminder
     save: Save
     clv: ClvSettings
@@ -112,9 +109,11 @@ def attrition(book: pl.DataFrame, pd: np.ndarray, seed: int = 0) -> AttritionMod
     idx = np.flatnonzero(lines)
     rng = np.random.default_rng(seed)
     train = rng.random(len(idx)) < 0.7
+    test = idx[~train]
+    if min(len(np.unique(y[idx[train]])), len(np.unique(y[test]))) < 2:  # a tiny book: nobody (or everybody) leaves in a half
+        raise InvalidInput.one("customers", "too few line holders to fit and check the attrition model (each half needs leavers and stayers): use more customers")
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
     model.fit(x[idx[train]], y[idx[train]])
-    test = idx[~train]
     p_test = model.predict_proba(x[test])[:, 1]
     top = p_test >= np.quantile(p_test, 0.9)
     probability = np.zeros(book.height)
@@ -131,32 +130,36 @@ class Offers:
     renewal_without_repaying_principal: int
     limit_increase: int
     limit_increase_total_fen: int
+    limit_increase_reasons: dict[str, int]  # reason code of the line rules -> offers it backs (an offer may carry several)
     reminders: int
     save_list: tuple[dict[str, object], ...]
 
 
-def offers(book: pl.DataFrame, stages: pl.Series, pd: np.ndarray, attrition_p: np.ndarray, settings: RetentionSettings | None = None) -> tuple[Offers, np.ndarray, pl.DataFrame]:
-    """Counts of each offer, the save list, every customer's CLV, and a per-customer offer table."""
+def offers(book: pl.DataFrame, stages: pl.Series, pd: np.ndarray, attrition_p: np.ndarray, settings: RetentionSettings | None = None,
+           on: date = DEFAULT_ON) -> tuple[Offers, np.ndarray, pl.DataFrame]:
+    """Counts of each offer, the save list, every customer's CLV, and a per-customer offer table (lines reviewed on ``on``)."""
     s = settings or load_retention_settings()
     c = s.clv
     clv = clv_yuan(book["balance_fen"].to_numpy(), book["rate"].fill_null(np.nan).to_numpy(), pd, attrition_p,
                    horizon_years=c.horizon_years, discount_rate=c.discount_rate, funds_rate=c.funds_rate, lgd=c.lgd)
     f = book.select("customer_id", "has_line", "limit_fen", "balance_fen", "utilisation", "late_payments_12m", "line_expires_in_days", "next_due_in_days").with_columns(
         stages.alias("stage"), pl.Series("pd", pd), pl.Series("attrition", attrition_p), pl.Series("clv_yuan", clv))
-    r, n, li = s.reactivation, s.renewal, s.limit_increase
-    step = li.round_to_yuan * 100
-    f = f.with_columns(
+    r, n = s.reactivation, s.renewal
+    f = pl.concat([f, limit_increases(book, pd, on)], how="horizontal").with_columns(
         (pl.col("stage").is_in(r.stages) & (pl.col("pd") <= r.max_pd)).alias("reactivate"),
         (pl.col("has_line") & (pl.col("line_expires_in_days") <= n.expires_within_days) & (pl.col("late_payments_12m") <= n.max_late_payments) & (pl.col("pd") <= n.max_pd)).alias("renew"),
-        (pl.col("has_line") & (pl.col("utilisation") >= li.min_utilisation) & (pl.col("late_payments_12m") <= li.max_late_payments) & (pl.col("pd") <= li.max_pd)).alias("increase"),
+        (pl.col("increase_fen") > 0).alias("increase"),
         (pl.col("has_line") & (pl.col("balance_fen") > 0) & (pl.col("next_due_in_days") <= s.reminder.days_before_due)).alias("remind"),
-    ).with_columns(
-        pl.when(pl.col("increase")).then((pl.col("limit_fen") * li.increase_share / step).floor().cast(pl.Int64) * step).otherwise(0).alias("increase_fen"),
     )
     save = f.filter(pl.col("has_line") & (pl.col("attrition") >= s.save.min_attrition)).with_columns((pl.col("attrition") * pl.col("clv_yuan")).alias("value_at_risk_yuan")).sort(
         "value_at_risk_yuan", descending=True).head(s.save.top).select("customer_id", "stage", "attrition", "clv_yuan", "value_at_risk_yuan")
     counts = Offers(
         int(f["reactivate"].sum()), int(f["renew"].sum()), int((f["renew"] & (f["balance_fen"] > 0)).sum()), int(f["increase"].sum()),
-        int(f["increase_fen"].sum()), int(f["remind"].sum()), tuple(save.to_dicts()),
+        int(f["increase_fen"].sum()), _reason_counts(f.filter(pl.col("increase"))["increase_reasons"]), int(f["remind"].sum()), tuple(save.to_dicts()),
     )
     return counts, clv, f
+
+
+def _reason_counts(reasons: pl.Series) -> dict[str, int]:
+    counts = Counter(code for codes in reasons.to_list() for code in codes.split(",") if code)
+    return dict(sorted(counts.items()))

@@ -122,12 +122,13 @@ def retention(
     request: Request,
     customers: int = Query(2_000, ge=10, le=API_MAX_CUSTOMERS, description="Synthetic customers in the book."),
     seed: int = Query(0, ge=0, le=SEED_MAX),
+    on: date = Query(date(2026, 7, 1), description="Review date of the lines (limit increases by the line-management rules)."),
     principal: Principal = Depends(require_roles(*READERS)),
 ) -> dict[str, Any]:
     """Attrition model, reactivation/renewal/limit-increase/reminder offers, CLV by segment, the save list: ``smelend marketing retention --json``."""
-    from smelend.marketing.documents import retention_document
+    from smelend.marketing.documents import check_day, retention_document
 
-    return retention_document(_book(customers, seed), seed)
+    return retention_document(_book(customers, seed), seed, check_day(on, "on"))
 
 
 @router.get("/v1/marketing/whitelist", responses=ERRORS)
@@ -140,10 +141,10 @@ def whitelist(
     principal: Principal = Depends(require_roles(*READERS)),
 ) -> dict[str, Any]:
     """A bounded pre-approved list: ``smelend marketing whitelist --json`` (seconds per stage are this run's)."""
-    from smelend.marketing.documents import whitelist_document
+    from smelend.marketing.documents import check_day, whitelist_document
     from smelend.marketing.whitelist import screen
 
-    return whitelist_document(screen(_book(customers, seed), size, on=on, seed=seed))
+    return whitelist_document(screen(_book(customers, seed), size, on=check_day(on, "on"), seed=seed))
 
 
 class ArmIn(BaseModel):
