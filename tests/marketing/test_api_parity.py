@@ -125,3 +125,12 @@ def test_roles(api) -> None:
     assert client.post("/v1/marketing/abtest", json=body).status_code == 401
     for role in ("marketing", "auditor", "admin"):
         assert client.post("/v1/marketing/abtest", json=body, headers=auth[role]).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [(("retention", "--on", "0033-01-01"), "--on"), (("whitelist", "--on", "2100-01-01"), "--on"), (("retention", "--customers", "10"), "--customers")],
+)
+def test_cli_refuses_the_same_bad_input(args: tuple[str, ...], option: str) -> None:
+    done = subprocess.run([*SMELEND, *args, "--json"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 2 and option in done.stderr and done.stdout == "", (done.returncode, done.stderr)

@@ -482,7 +482,8 @@ def retention_command(
     stdout.print(f"attrition model: AUC {m['auc']:.3f} on held-out lines; top decile leaves at {m['top_decile_rate']:.1%} against {m['base_rate']:.1%}")
     o = document["offers"]
     stdout.print(f"offers: {o['reactivation']:,} reactivation, {o['renewal']:,} renewal ({o['renewal_without_repaying_principal']:,} without repaying principal first), "
-                 f"{o['limit_increase']:,} limit increases (+{o['limit_increase_total']} yuan), {o['reminders']:,} repayment reminders")
+                 f"{o['limit_increase']:,} limit increases by the line rules (+{o['limit_increase_total']} yuan; "
+                 + ", ".join(f"{code} {n:,}" for code, n in o["limit_increase_reasons"].items()) + f"), {o['reminders']:,} repayment reminders")
     for row in document["clv_by_stage"]:
         stdout.print(f"  CLV {row['segment']:<20} {row['customers']:>9,} customers, mean {row['clv_mean_yuan']:,.0f} yuan")
 
