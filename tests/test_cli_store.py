@@ -26,7 +26,7 @@ def test_db_upgrade_on_a_fresh_database(db_url, capsys):
 
 
 def test_demo_stores_the_sample_enterprise_once_and_shows_every_method(db_url, db_backend, capsys):
-    code, out, err = run(capsys, "demo", "--json")
+    code, out, err = run(capsys, "demo", "--no-lab", "--json")
     assert code == 0
     doc = json.loads(out)
     assert [d["method"] for d in doc["draws"]] == ["equal-installment", "equal-principal", "interest-first", "bullet", "revolving", "flat"]
@@ -41,7 +41,7 @@ def test_demo_stores_the_sample_enterprise_once_and_shows_every_method(db_url, d
     assert all(d["reasons"] and d["versions"]["strategy"]["name"] == "sme" for d in decisions)
     assert any(d["outcome"] == "approve" and d["limit"] != "0.00" for d in decisions)
     if db_backend == "sqlite":  # a second run continues the same book (PostgreSQL: same code, slower)
-        code, out, _ = run(capsys, "demo", "--json")
+        code, out, _ = run(capsys, "demo", "--no-lab", "--json")
         assert code == 0 and json.loads(out)["enterprise"]["id"] == doc["enterprise"]["id"]
     engine = create_engine(normalise_url(db_url))
     with engine.connect() as conn:
@@ -53,7 +53,7 @@ def test_demo_stores_the_sample_enterprise_once_and_shows_every_method(db_url, d
 
 
 def test_demo_table_output_on_a_fresh_embedded_database(smelend_env, capsys):
-    code, out, _ = run(capsys, "demo")
+    code, out, _ = run(capsys, "demo", "--no-lab")
     assert code == 0 and "13.03%" in out and "110***********002X" in out and "11010519491231002X" not in out
     assert "a fresh demo database" in out and "trial balance: balanced" in out and "0 differences" in out
     assert (smelend_env / "demo.db").exists()
