@@ -13,7 +13,6 @@ from smelend.errors import InvalidInput
 from smelend.operations.context import open_book
 from smelend.operations.reconcile import trial_balance
 from smelend.store import open_store
-from smelend.store.book_generator import MAX_ACCOUNTS, generate_book
 
 book_app = typer.Typer(help="Synthetic books: generate lines, loans and repayment histories for tests and trials.", no_args_is_help=True)
 app.add_typer(book_app, name="book")
@@ -21,7 +20,7 @@ app.add_typer(book_app, name="book")
 
 @book_app.command("generate")
 def generate(
-    accounts: int = typer.Option(..., "--accounts", help=f"Credit lines to generate (1 to {MAX_ACCOUNTS:,})."),
+    accounts: int = typer.Option(..., "--accounts", help="Credit lines to generate (1 to 10 million: smelend.store.book_generator.MAX_ACCOUNTS)."),
     seed: int = typer.Option(0, "--seed", help="Seed: the same seed, size and date give the same book."),
     as_of: str = typer.Option(None, "--as-of", help="Business date the book stands at, YYYY-MM-DD (default: today)."),
     json_out: bool = JSON_OPTION,
@@ -29,6 +28,8 @@ def generate(
     """Fill the database with enterprises, credit lines and loans across every product, repayment method and
     delinquency state, with repayment histories drawn from a latent behaviour per account, and set the
     business date to --as-of (the day before is closed)."""
+    from smelend.store.book_generator import MAX_ACCOUNTS, generate_book  # polars: loaded by this command only
+
     if not 1 <= accounts <= MAX_ACCOUNTS:
         raise InvalidInput.one("accounts", f"must be between 1 and {MAX_ACCOUNTS:,}, got {accounts}")
     if not 0 <= seed < 2**32:

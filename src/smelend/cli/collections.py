@@ -8,11 +8,9 @@ import typer
 
 from smelend.cli.common import JSON_OPTION, app, emit_json, parse_date, stdout
 from smelend.errors import InvalidInput
-from smelend.lines.collections import RESTRUCTURED_FLAG, collection_actions, load_rules
 from smelend.money import format_yuan
 from smelend.servicing import delinquency
 from smelend.store import open_store
-from smelend.store.collections import apply_restructuring, collections_frame
 from smelend.store.lending import get_business_day
 
 collections_app = typer.Typer(help="Collections by bucket: reminders, dunning, extension and restructuring.", no_args_is_help=True)
@@ -27,6 +25,9 @@ def actions_command(
 ) -> None:
     """The reminders, dunning steps and offers the rules (lines/collections.yaml) give for a date; writes nothing."""
     day = parse_date(date_, "date") if date_ is not None else None
+    from smelend.lines.collections import collection_actions, load_rules  # polars: loaded by this command only
+    from smelend.store.collections import collections_frame
+
     rules = load_rules()
     engine = open_store()
     with engine.connect() as conn:
@@ -69,6 +70,9 @@ def restructure_command(
     if day is None:
         with engine.connect() as conn:
             day = get_business_day(conn).business_date
+    from smelend.lines.collections import RESTRUCTURED_FLAG
+    from smelend.store.collections import apply_restructuring
+
     record = apply_restructuring(engine, loan, day, kind, grade)
     document = {
         "loan": record.loan_id, "date": record.business_date.isoformat(), "kind": record.kind, "old_term": record.old_term,
