@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator
+from datetime import date, datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -164,3 +166,49 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatu
         terminalreporter.write_line(
             f"backend {backend}: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped"
         )
+
+
+# --- simulated applicants (the API's and the dashboard's tests) -----------------------------------------
+
+APPLICANT_PRODUCT = "tax-data-loan"
+
+
+def bank_today() -> date:
+    from smelend.api.routers.common import BANK_TIME_ZONE
+
+    return datetime.now(BANK_TIME_ZONE).date()
+
+
+@pytest.fixture(scope="session")
+def applicants() -> dict[str, list[dict[str, Any]]]:
+    """Simulated applicants by what the engine decides for ``APPLICANT_PRODUCT`` through the own app
+    today (at least 8 approvals, 2 referrals with an offer, 1 decline), so flows are not luck."""
+    from smelend.pricing.pricer import Pricer
+    from smelend.products import load_catalogue
+    from smelend.risk.decision import decide
+    from smelend.risk.providers.base import gather
+    from smelend.risk.providers.simulated import SimulatedProvider, simulate_applications
+    from smelend.risk.strategy import load_strategy
+
+    strategy, pricer, product = load_strategy(), Pricer.load(), load_catalogue()[APPLICANT_PRODUCT]
+    provider = SimulatedProvider(seed=0)
+    found: dict[str, list[dict[str, Any]]] = {"approve": [], "refer": [], "decline": []}
+    seen: set[str] = set()
+    for app in simulate_applications(400, seed=11):
+        if app.applicant.id_number in seen:
+            continue
+        seen.add(app.applicant.id_number)
+        app = app.model_copy(update={"product_id": APPLICANT_PRODUCT, "channel": "own-app", "applied_on": bank_today()})
+        evidence = gather(app, provider, clock=lambda: datetime.now(timezone.utc))
+        decision = decide(app, evidence, strategy, product, pricer)
+        if decision.outcome == "refer" and decision.offer is None:
+            continue
+        found[decision.outcome].append({
+            "applicant": {"name": app.applicant.name, "id_number": app.applicant.id_number, "mobile": "1" + app.applicant.mobile[-10:]},
+            "enterprise": {"name": app.enterprise.name, "uscc": app.enterprise.uscc},
+            "requested_amount": f"{app.requested_amount_fen // 100}.00",
+        })
+        if len(found["approve"]) >= 8 and len(found["refer"]) >= 2 and found["decline"]:
+            break
+    assert len(found["approve"]) >= 8 and len(found["refer"]) >= 2 and found["decline"], {k: len(v) for k, v in found.items()}
+    return found

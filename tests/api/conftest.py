@@ -11,55 +11,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-PRODUCT = "tax-data-loan"
+from tests.conftest import APPLICANT_PRODUCT as PRODUCT
+
 STAFF = ("product", "risk", "marketing", "operations", "auditor", "admin")
-
-
-def _today() -> date:
-    from smelend.api.routers.common import BANK_TIME_ZONE
-
-    return datetime.now(BANK_TIME_ZONE).date()
-
-
-@pytest.fixture(scope="session")
-def applicants() -> dict[str, list[dict[str, Any]]]:
-    """Simulated applicants by what the engine decides for ``PRODUCT`` through the own app today."""
-    from smelend.pricing.pricer import Pricer
-    from smelend.products import load_catalogue
-    from smelend.risk.decision import decide
-    from smelend.risk.providers.base import gather
-    from smelend.risk.providers.simulated import SimulatedProvider, simulate_applications
-    from smelend.risk.strategy import load_strategy
-
-    strategy, pricer, product = load_strategy(), Pricer.load(), load_catalogue()[PRODUCT]
-    provider = SimulatedProvider(seed=0)
-    found: dict[str, list[dict[str, Any]]] = {"approve": [], "refer": [], "decline": []}
-    seen: set[str] = set()
-    for app in simulate_applications(400, seed=11):
-        if app.applicant.id_number in seen:
-            continue
-        seen.add(app.applicant.id_number)
-        app = app.model_copy(update={"product_id": PRODUCT, "channel": "own-app", "applied_on": _today()})
-        evidence = gather(app, provider, clock=lambda: datetime.now(timezone.utc))
-        decision = decide(app, evidence, strategy, product, pricer)
-        if decision.outcome == "refer" and decision.offer is None:
-            continue
-        entry = {
-            "applicant": {"name": app.applicant.name, "id_number": app.applicant.id_number, "mobile": "1" + app.applicant.mobile[-10:]},
-            "enterprise": {"name": app.enterprise.name, "uscc": app.enterprise.uscc},
-            "requested_amount": f"{app.requested_amount_fen // 100}.00",
-        }
-        found[decision.outcome].append(entry)
-        if len(found["approve"]) >= 8 and len(found["refer"]) >= 2 and found["decline"]:
-            break
-    assert len(found["approve"]) >= 8 and len(found["refer"]) >= 2, {k: len(v) for k, v in found.items()}
-    return found
 
 
 def application_body(entry: dict[str, Any], **changes: Any) -> dict[str, Any]:

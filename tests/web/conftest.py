@@ -13,56 +13,16 @@ import json
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-PRODUCT = "tax-data-loan"
+from tests.conftest import APPLICANT_PRODUCT as PRODUCT, bank_today  # noqa: F401  (bank_today: used by the pages tests)
 STAFF = ("product", "risk", "marketing", "operations", "auditor", "admin")
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def bank_today() -> date:
-    from smelend.api.routers.common import BANK_TIME_ZONE
-
-    return datetime.now(BANK_TIME_ZONE).date()
-
-
-@pytest.fixture(scope="session")
-def people() -> dict[str, list[dict[str, Any]]]:
-    """Simulated applicants by what the engine decides for ``PRODUCT`` through the own app today."""
-    from smelend.pricing.pricer import Pricer
-    from smelend.products import load_catalogue
-    from smelend.risk.decision import decide
-    from smelend.risk.providers.base import gather
-    from smelend.risk.providers.simulated import SimulatedProvider, simulate_applications
-    from smelend.risk.strategy import load_strategy
-
-    strategy, pricer, product = load_strategy(), Pricer.load(), load_catalogue()[PRODUCT]
-    provider = SimulatedProvider(seed=0)
-    found: dict[str, list[dict[str, Any]]] = {"approve": [], "refer": [], "decline": []}
-    seen: set[str] = set()
-    for app in simulate_applications(400, seed=11):
-        if app.applicant.id_number in seen:
-            continue
-        seen.add(app.applicant.id_number)
-        app = app.model_copy(update={"product_id": PRODUCT, "channel": "own-app", "applied_on": bank_today()})
-        evidence = gather(app, provider, clock=lambda: datetime.now(timezone.utc))
-        decision = decide(app, evidence, strategy, product, pricer)
-        if decision.outcome == "refer" and decision.offer is None:
-            continue
-        found[decision.outcome].append({
-            "applicant": {"name": app.applicant.name, "id_number": app.applicant.id_number, "mobile": "1" + app.applicant.mobile[-10:]},
-            "enterprise": {"name": app.enterprise.name, "uscc": app.enterprise.uscc},
-            "requested_amount": f"{app.requested_amount_fen // 100}.00",
-        })
-        if len(found["approve"]) >= 4 and len(found["refer"]) >= 2 and found["decline"]:
-            break
-    assert len(found["approve"]) >= 4 and len(found["refer"]) >= 2 and found["decline"], {k: len(v) for k, v in found.items()}
-    return found
 
 
 @pytest.fixture(scope="session")
@@ -127,7 +87,7 @@ def make_staff(engine: Any, tokens: dict[str, str]) -> None:
             web_sessions.set_password(conn, user_id, f"staff {role}", stored)
 
 
-def seed_book(seeded: Seeded, people: dict[str, list[dict[str, Any]]]) -> None:
+def seed_book(seeded: Seeded, applicants: dict[str, list[dict[str, Any]]]) -> None:
     """Applications of every outcome through the API; lines, draws, close of business, a repayment."""
     from smelend.operations.cob import close_business
     from smelend.operations.repayments import amount_due_fen, repay
@@ -137,7 +97,7 @@ def seed_book(seeded: Seeded, people: dict[str, list[dict[str, Any]]]) -> None:
 
     lines: list[int] = []
     for outcome, count in (("approve", 4), ("refer", 2), ("decline", 1)):
-        for i, entry in enumerate(people[outcome][:count]):
+        for i, entry in enumerate(applicants[outcome][:count]):
             who = f"{outcome}-{i}"
             with seeded.engine.begin() as conn:
                 person_id = add_person(conn, entry["applicant"]["name"], entry["applicant"]["id_number"], entry["applicant"]["mobile"])
@@ -167,7 +127,7 @@ def seed_book(seeded: Seeded, people: dict[str, list[dict[str, Any]]]) -> None:
 
 
 @pytest.fixture
-def seeded(db_url: str, people: dict[str, list[dict[str, Any]]]) -> Iterator[Seeded]:
+def seeded(db_url: str, applicants: dict[str, list[dict[str, Any]]]) -> Iterator[Seeded]:
     from smelend.api.app import create_app
     from smelend.risk.providers.simulated import SimulatedProvider
     from smelend.store import open_store
@@ -176,7 +136,7 @@ def seeded(db_url: str, people: dict[str, list[dict[str, Any]]]) -> Iterator[See
     app = create_app(engine, provider=SimulatedProvider(seed=0))
     found = Seeded(app, engine)
     make_staff(engine, found.tokens)
-    seed_book(found, people)
+    seed_book(found, applicants)
     yield found
     engine.dispose()
 

@@ -39,7 +39,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(smelend_env: Path, tmp_path: Path, people: dict[str, list[dict[str, Any]]], marketing_data: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Seeded]]:
+def server(smelend_env: Path, tmp_path: Path, applicants: dict[str, list[dict[str, Any]]], marketing_data: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Seeded]]:
     """A seeded SQLite book served by a real ``smelend serve`` process; yields its base URL and the seed."""
     if not Path(CHROMIUM).exists():
         message = f"{CHROMIUM} is missing (Debian package chromium)"
@@ -55,7 +55,7 @@ def server(smelend_env: Path, tmp_path: Path, people: dict[str, list[dict[str, A
     engine = open_store(url)
     seeded = Seeded(create_app(engine, provider=SimulatedProvider(seed=0)), engine)
     make_staff(engine, seeded.tokens)
-    seed_book(seeded, people)
+    seed_book(seeded, applicants)
     from smelend.store.marketing import replace_data
 
     with engine.begin() as conn:
