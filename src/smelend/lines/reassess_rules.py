@@ -31,7 +31,7 @@ import polars as pl
 
 from smelend.errors import Collector, InvalidInput
 from smelend.lines.settings import ACTIONS
-from smelend.risk.policy import FORBIDDEN_NODE_TYPES, MAX_RULES_PER_SET, _compiled, _slim_trace, read_graph
+from smelend.risk.policy import _compiled, _slim_trace, decision_tables, read_graph
 
 _FIELD_PATH = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)+$")
 _STRINGS = re.compile(r'"[^"]*"|\'[^\']*\'')
@@ -121,31 +121,11 @@ class ReassessmentRules:
 
 
 def check_rules_graph(graph: Any, name: str) -> None:
-    """Every problem with a reassessment graph as one :class:`InvalidInput`."""
+    """Every problem with a reassessment graph as one :class:`InvalidInput`: the policy rules' checks, only
+    decision tables, and (for the cell-wise evaluation to be exact) plain field paths and cells that test
+    only their own column."""
     found = Collector()
-    if not isinstance(graph, dict) or not isinstance(graph.get("nodes"), list) or not isinstance(graph.get("edges"), list):
-        raise InvalidInput.one(name, "is not a JDM graph (needs 'nodes' and 'edges' lists)")
-    types = [n.get("type") for n in graph["nodes"] if isinstance(n, dict)]
-    if "inputNode" not in types or "outputNode" not in types:
-        found.add(name, "needs an inputNode and an outputNode")
-    count = 0
-    for node in graph["nodes"]:
-        kind = node.get("type")
-        label = f"{name}: node {node.get('name', node.get('id'))!r}"
-        if kind in FORBIDDEN_NODE_TYPES:
-            found.add(label, f"{kind} is not allowed: reassessment rules are decision tables, not code")
-        elif kind not in ("inputNode", "outputNode", "decisionTableNode"):
-            found.add(label, f"{kind} is not allowed: only decision tables between the input and the output")
-        if kind != "decisionTableNode":
-            continue
-        content = node.get("content") or {}
-        if content.get("hitPolicy") != "collect":
-            found.add(label, "decision tables must use the 'collect' hit policy so every reason code is reported")
-        if content.get("outputPath") not in ACTIONS:
-            found.add(label, f"outputPath must be one of {', '.join(ACTIONS)}")
-        fields = {o.get("field") for o in content.get("outputs") or []}
-        if not {"code", "text"} <= fields:
-            found.add(label, "outputs must include 'code' and 'text'")
+    for label, content in decision_tables(graph, name, ACTIONS, found, "reassessment rules are decision tables", tables_only=True):
         for column in content.get("inputs") or []:
             if not _FIELD_PATH.match(str(column.get("field", ""))):
                 found.add(label, f"input {column.get('name')!r} must read a plain field path like 'line.status', not an expression")
@@ -156,9 +136,6 @@ def check_rules_graph(graph: Any, name: str) -> None:
                     names = set(_NAMES.findall(_STRINGS.sub("", cell))) - _KEYWORDS
                     if names:
                         found.add(f"{label}: rule {rule.get('_id')!r}", f"a cell may test only its own column; it names {', '.join(sorted(names))}")
-        count += len(content.get("rules") or [])
-    if count > MAX_RULES_PER_SET:
-        found.add(name, f"has {count} rules; the limit is {MAX_RULES_PER_SET}")
     found.raise_if_any()
 
 

@@ -100,33 +100,46 @@ def _compiled(sha256: str, path: Path) -> Any:
     return decision
 
 
-def check_graph(graph: Any, name: str) -> None:
-    """Every problem with a JDM graph as one :class:`InvalidInput` (structure, forbidden nodes, outputs)."""
-    found = Collector()
+def decision_tables(graph: Any, name: str, actions: tuple[str, ...], found: Collector, kind_of_rules: str,
+                    tables_only: bool = False) -> list[tuple[str, dict[str, Any]]]:
+    """The checks every rule file shares, added to ``found`` (JDM structure, no code nodes, collect tables
+    writing under one of ``actions`` with ``code`` and ``text`` outputs, at most MAX_RULES_PER_SET rules):
+    returns each decision table's (label, content) for a caller's own checks."""
     if not isinstance(graph, dict) or not isinstance(graph.get("nodes"), list) or not isinstance(graph.get("edges"), list):
         raise InvalidInput.one(name, "is not a JDM graph (needs 'nodes' and 'edges' lists)")
     types = [n.get("type") for n in graph["nodes"] if isinstance(n, dict)]
     if "inputNode" not in types or "outputNode" not in types:
         found.add(name, "needs an inputNode and an outputNode")
+    tables: list[tuple[str, dict[str, Any]]] = []
     rules = 0
     for node in graph["nodes"]:
         kind = node.get("type")
         label = f"{name}: node {node.get('name', node.get('id'))!r}"
         if kind in FORBIDDEN_NODE_TYPES:
-            found.add(label, f"{kind} is not allowed: policy rules are decision tables and expressions, not code")
+            found.add(label, f"{kind} is not allowed: {kind_of_rules}, not code")
+        elif tables_only and kind not in ("inputNode", "outputNode", "decisionTableNode"):
+            found.add(label, f"{kind} is not allowed: only decision tables between the input and the output")
         if kind != "decisionTableNode":
             continue
         content = node.get("content") or {}
         if content.get("hitPolicy") != "collect":
             found.add(label, "decision tables must use the 'collect' hit policy so every reason code is reported")
-        if content.get("outputPath") not in ACTIONS:
-            found.add(label, f"outputPath must be one of {', '.join(ACTIONS)}")
+        if content.get("outputPath") not in actions:
+            found.add(label, f"outputPath must be one of {', '.join(actions)}")
         fields = {o.get("field") for o in content.get("outputs") or []}
         if not {"code", "text"} <= fields:
             found.add(label, "outputs must include 'code' and 'text'")
         rules += len(content.get("rules") or [])
+        tables.append((label, content))
     if rules > MAX_RULES_PER_SET:
         found.add(name, f"has {rules} rules; the limit is {MAX_RULES_PER_SET}")
+    return tables
+
+
+def check_graph(graph: Any, name: str) -> None:
+    """Every problem with a policy graph as one :class:`InvalidInput` (structure, forbidden nodes, outputs)."""
+    found = Collector()
+    decision_tables(graph, name, ACTIONS, found, "policy rules are decision tables and expressions")
     found.raise_if_any()
 
 
