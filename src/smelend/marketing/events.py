@@ -116,7 +116,8 @@ DRAW_SCHEMA = {
 SCHEMAS = {"prospects": PROSPECT_SCHEMA, "touches": TOUCH_SCHEMA, "applications": APPLICATION_SCHEMA, "draws": DRAW_SCHEMA}
 
 
-def _profile(flat: dict[str, Any]) -> dict[str, Any]:
+def profile_of(flat: dict[str, Any]) -> dict[str, Any]:
+    """The marketing profile of a business from its flattened provider features (shared with the strategy lab)."""
     sales = flat.get("tax_declared_sales_12m_fen") or flat.get("invoice_sales_12m_fen") or (flat.get("cashflow_inflow_monthly_avg_fen") or 0) * 12
     band = "micro" if sales < MICRO_SALES_FEN else "small" if sales < HUGE_SALES_FEN else "medium"
     return {
@@ -193,7 +194,7 @@ def generate(
             at = at + timedelta(days=float(rng.exponential(sim.days_between_touches)))
         if applied_at is not None and applied_at >= as_of:
             converted_by = None  # persuaded, but applies after the end: not seen yet
-        p_rows.append({"prospect_id": pid, **_profile(flat), "latent_pd": provider.latent_pd(base), "true_channel": converted_by})
+        p_rows.append({"prospect_id": pid, **profile_of(flat), "latent_pd": provider.latent_pd(base), "true_channel": converted_by})
         if converted_by is None or applied_at is None:
             continue
         assert last_visit == converted_by

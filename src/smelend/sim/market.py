@@ -167,7 +167,7 @@ def run_market(
 ) -> RunResult:
     """Run ``strategy`` on ``population`` for ``months`` months from ``start``; ``progress(month)`` after each."""
     from smelend.marketing.channels import Activity, spend_fen
-    from smelend.marketing.events import _profile
+    from smelend.marketing.events import profile_of
     from smelend.pricing.optimize import optimal_rates
     from smelend.risk.decision import decide
     from smelend.risk.providers.base import gather
@@ -267,7 +267,7 @@ def run_market(
             latent[i] = pd_true
             applicant_pds.append(decision.pd)
             flat = provider.flat(application)
-            profile = _profile(flat)
+            profile = profile_of(flat)
             segment = profile["size_band"]
             group_of[i] = (channel, product.id, segment)
             for g, key in zip(("channel", "product", "segment"), group_of[i]):
