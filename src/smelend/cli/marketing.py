@@ -366,6 +366,11 @@ def campaigns_command(json_out: bool = JSON_OPTION) -> None:
         stdout.print(f"{r['id']}: {r['name']} ({r['learner']}-learner) {r['grants']:,} granted, {r['redeemed']:,} redeemed, cost {r['coupon_cost']} yuan")
 
 
+SOURCE_OPTION = typer.Option(None, "--source", help="Customer book: db (the database's own customers) or synthetic. Default: synthetic when --customers is given, "
+                             "else db when the database holds credit lines, else synthetic (with a note on stderr).")
+SYNTHETIC_CUSTOMERS = 20_000
+
+
 def _customers(customers: int, seed: int) -> Any:
     from smelend.marketing.customers import simulate_customers
 
@@ -374,34 +379,76 @@ def _customers(customers: int, seed: int) -> Any:
     return simulate_customers(customers, seed)
 
 
+def _book(source: Optional[str], customers: Optional[int], seed: int, *, history: bool = False) -> Any:
+    """The customer book by the rule of :func:`smelend.store.customer_book.resolve_source` (bad input first, nothing read)."""
+    from smelend.store.customer_book import ChosenBook, read_book, resolve_source
+
+    _count(seed, "seed", 0, 2**32 - 1)
+    if customers is not None:
+        _count(customers, "customers", 10, MAX_CUSTOMERS)
+    engines: list[Any] = []
+
+    def lines_held() -> bool:
+        from smelend.store import open_store
+        from smelend.store.customer_book import holds_lines
+
+        engines.append(open_store())
+        with engines[0].connect() as conn:
+            return holds_lines(conn)
+
+    try:
+        chosen, note = resolve_source(source, customers, lines_held)
+        if chosen == "synthetic":
+            if note:
+                sys.stderr.write(f"note: {note}\n")
+            return ChosenBook("synthetic", _customers(customers or SYNTHETIC_CUSTOMERS, seed), None, note)
+        if not engines:
+            from smelend.store import open_store
+
+            engines.append(open_store())
+        with engines[0].connect() as conn:
+            return read_book(conn, history=history)
+    finally:
+        for engine in engines:
+            engine.dispose()
+
+
 @marketing_app.command("segments")
 def segments_command(
-    customers: int = typer.Option(20_000, "--customers", help="Synthetic customers to segment (the bank's book until the strategy lab provides it)."),
+    customers: Optional[int] = typer.Option(None, "--customers", help="Synthetic customers to segment (10 to 5 million; 20,000 when the synthetic book is used without it)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (non-negative)."),
     clusters: int = typer.Option(5, "--clusters", help="k-means clusters (2-20)."),
-    record: Optional[str] = typer.Option(None, "--record", help="Store every customer's segment and cluster under this run name."),
+    record: Optional[str] = typer.Option(None, "--record", help="Record the run under this name: every customer's segment and cluster, and the profile document the API serves."),
+    source: Optional[str] = SOURCE_OPTION,
     json_out: bool = JSON_OPTION,
     html_file: Optional[Path] = HTML_OPTION,
 ) -> None:
     """Rule segments (industry, size, data richness, life cycle), the value x risk grid with strategies, and k-means clusters with profiles."""
-    from smelend.marketing.documents import segments_run
+    from smelend.marketing.documents import segments_run, sourced
 
     _count(clusters, "clusters", 2, 20)
     if record is not None and not 0 < len(record.strip()) <= 80:
         raise InvalidInput.one("record", "must be a run name of 1 to 80 characters")
     _check_html(html_file)
-    run = segments_run(_customers(customers, seed), clusters, seed)
-    document, segments = run.document, run.segments
+    chosen = _book(source, customers, seed)
+    run = segments_run(chosen.book, clusters, seed)
+    document, segments = sourced(run.document, chosen.source, chosen.as_of), run.segments
     if record is not None:
         from smelend.store import open_store
-        from smelend.store.marketing import save_segments
+        from smelend.store.marketing import record_segment_run, save_segments
 
+        parameters = {"source": chosen.source, "customers": customers if chosen.source == "synthetic" else None, "seed": seed, "clusters": clusters,
+                      "as_of": None if chosen.as_of is None else chosen.as_of.isoformat()}
+        if chosen.source == "synthetic":
+            parameters["customers"] = chosen.book.height
         engine = open_store()
         try:
             with engine.begin() as conn:
-                document["recorded"] = save_segments(conn, record.strip(), zip(segments["customer_id"].to_list(), (segments["stage"] + "/" + segments["cell"]).to_list(), (int(c) for c in run.labels)))
+                recorded = save_segments(conn, record.strip(), zip(segments["customer_id"].to_list(), (segments["stage"] + "/" + segments["cell"]).to_list(), (int(c) for c in run.labels)))
+                run_id = record_segment_run(conn, record.strip(), chosen.source, parameters, document)
         finally:
             engine.dispose()
+        document["recorded"], document["run_id"] = recorded, run_id
     if html_file is not None:
         from smelend.marketing.report import Page, segment_map_chart, table
 
@@ -427,16 +474,17 @@ def segments_command(
 
 @marketing_app.command("whitelist")
 def whitelist_command(
-    customers: int = typer.Option(20_000, "--customers", help="Synthetic existing customers to screen."),
+    customers: Optional[int] = typer.Option(None, "--customers", help="Synthetic existing customers to screen (20,000 when the synthetic book is used without it)."),
     size: int = typer.Option(500, "--size", help="How many of the best-scored go through the real decide and pricing."),
     seed: int = typer.Option(0, "--seed", help="Random seed (non-negative)."),
     on: str = typer.Option("2026-07-01", "--on", help="Screening date, YYYY-MM-DD."),
     workers: int = typer.Option(1, "--workers", help="Processes for the decide stage."),
     out: Optional[Path] = typer.Option(None, "--out", help="Write the pre-approved list as CSV for a campaign."),
+    source: Optional[str] = SOURCE_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Pre-approved list: base (relationships, tax authorisations) -> real scorecards in batch -> real decide + pricing for the best."""
-    from smelend.marketing.documents import check_day, whitelist_document
+    from smelend.marketing.documents import check_day, sourced, whitelist_document
     from smelend.marketing.whitelist import screen
 
     _count(size, "size", 1, 1_000_000)
@@ -444,7 +492,8 @@ def whitelist_command(
     day = check_day(parse_date(on, "on"), "on")
     if out is not None and (out.is_dir() or not out.parent.is_dir()):
         raise InvalidInput.one("out", f"is not a file in an existing folder: {out}")
-    result = screen(_customers(customers, seed), size, on=day, seed=seed, workers=workers)
+    chosen = _book(source, customers, seed)
+    result = screen(chosen.book, size, on=day, seed=seed, workers=workers)
     if out is not None:
         import polars as pl
 
@@ -454,7 +503,7 @@ def whitelist_command(
                        "pd": e.pd, "grade": e.grade, "reasons": ";".join(e.reasons)} for e in result.entries],
                      schema={"customer_id": pl.String, "product_id": pl.String, "limit": pl.String, "rate": pl.Float64, "apr": pl.Float64, "pd": pl.Float64, "grade": pl.String, "reasons": pl.String}).write_csv(out)
         sys.stderr.write(f"wrote {len(result.entries):,} pre-approved customers to {out}\n")
-    document = whitelist_document(result)
+    document = sourced(whitelist_document(result), chosen.source, chosen.as_of)
     if json_out:
         emit_json(document)
         return
@@ -465,21 +514,27 @@ def whitelist_command(
 
 @marketing_app.command("retention")
 def retention_command(
-    customers: int = typer.Option(20_000, "--customers", help="Synthetic customers in the book."),
+    customers: Optional[int] = typer.Option(None, "--customers", help="Synthetic customers in the book (20,000 when the synthetic book is used without it)."),
     seed: int = typer.Option(0, "--seed", help="Random seed (non-negative)."),
     on: str = typer.Option("2026-07-01", "--on", help="Review date of the lines (limit increases by the line-management rules), YYYY-MM-DD."),
+    source: Optional[str] = SOURCE_OPTION,
     json_out: bool = JSON_OPTION,
 ) -> None:
-    """Attrition model (held-out AUC), reactivation, renewal, limit-increase (line-management rules) and reminder offers, CLV by segment, the save list."""
-    from smelend.marketing.documents import check_day, retention_document
+    """Attrition and dormancy models (held-out AUC, top decile), reactivation (ranked by dormancy), renewal, limit-increase (line-management rules) and reminder offers, CLV by segment, the save list.
+
+    On the database's book the models learn from what line holders did in the 90 days before the business date."""
+    from smelend.marketing.documents import check_day, retention_document, sourced
 
     day = check_day(parse_date(on, "on"), "on")
-    document = retention_document(_customers(customers, seed), seed, day)
+    chosen = _book(source, customers, seed, history=True)
+    document = sourced(retention_document(chosen.book, seed, day, chosen.history), chosen.source, chosen.as_of)
     if json_out:
         emit_json(document)
         return
     m = document["attrition_model"]
     stdout.print(f"attrition model: AUC {m['auc']:.3f} on held-out lines; top decile leaves at {m['top_decile_rate']:.1%} against {m['base_rate']:.1%}")
+    d = document["dormancy_model"]
+    stdout.print(f"dormancy model: AUC {d['auc']:.3f} on held-out lines; top decile idle at {d['top_decile_rate']:.1%} against {d['base_rate']:.1%} (lift {d['top_decile_lift']:.2f})")
     o = document["offers"]
     stdout.print(f"offers: {o['reactivation']:,} reactivation, {o['renewal']:,} renewal ({o['renewal_without_repaying_principal']:,} without repaying principal first), "
                  f"{o['limit_increase']:,} limit increases by the line rules (+{o['limit_increase_total']} yuan; "

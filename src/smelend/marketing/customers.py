@@ -20,7 +20,13 @@ next_due_in_days            uniform 0..30 while a balance is out
 late_payments_12m           Poisson(4 x latent PD)
 attrites_90d                logistic(-2.6 - 0.9 engagement + 0.01 idle days + 8 (rate - 0.09) - 1.2 utilisation); idle days:
                             since the last draw, or since the line opened (30 x months on book) if never drawn
+dormant_next_90d            a line holder draws nothing in the next 90 days: a leaver, or no draw from a
+                            Poisson of mean e^(0.8 + 0.6 engagement) x 90/365 x (0.4 + 1.2 (1 - utilisation))
+                            x e^(-idle days / 240) (drawn after every other column, so they stay as they were)
 ==========================  ===========================================================================
+
+Both truth columns (``attrites_90d``, ``dormant_next_90d``) are what a test checks the retention models
+against; they are not features.
 """
 
 from __future__ import annotations
@@ -71,4 +77,7 @@ def simulate_customers(n: int, seed: int = 0) -> pl.DataFrame:
         "late_payments_12m": np.where(has_line, rng.poisson(4 * pd), 0).astype(np.int64),
         "attrites_90d": has_line & (rng.random(n) < attrition_p),
     }).with_columns(pl.col("rate").fill_nan(None), pl.col("days_since_last_draw").fill_nan(None))
+    draw_mean = np.exp(0.8 + 0.6 * engagement) * 90 / 365 * (0.4 + 1.2 * (1 - utilisation)) * np.exp(-idle_days / 240)
+    draws_next = rng.random(n) < 1.0 - np.exp(-draw_mean)
+    behaviour = behaviour.with_columns(pl.Series("dormant_next_90d", has_line & (behaviour["attrites_90d"].to_numpy() | ~draws_next)))
     return pl.concat([behaviour, table], how="horizontal")

@@ -1,8 +1,9 @@
 """The JSON documents of ``smelend marketing segments | retention | whitelist | abtest``, built once.
 
 The CLI prints these with ``--json`` and the API returns them, so both call the functions here and the
-two cannot drift apart. Each takes the synthetic customer book (until the strategy lab provides the
-bank's) and returns plain JSON-ready data (see :func:`smelend.marketing.plain.jsonable`). Pure: no
+two cannot drift apart. Each takes a customer book — the bank's own, read from the database by
+:mod:`smelend.store.customer_book`, or the synthetic one of :mod:`smelend.marketing.customers`, with the
+same columns — and returns plain JSON-ready data (see :func:`smelend.marketing.plain.jsonable`). Pure: no
 database, no web framework; the callers bound the sizes and store what they record.
 """
 
@@ -30,6 +31,14 @@ def check_day(day: date, field: str) -> date:
     return day
 
 
+def sourced(document: dict[str, Any], source: str, as_of: date | None) -> dict[str, Any]:
+    """``document`` with the book it was computed on: ``source`` (db, synthetic) and, for the stored book, ``as_of``."""
+    out = {**document, "source": source}
+    if as_of is not None:
+        out["as_of"] = as_of.isoformat()
+    return out
+
+
 @dataclass(frozen=True)
 class SegmentsRun:
     document: dict[str, Any]
@@ -52,25 +61,39 @@ def segments_run(book: pl.DataFrame, clusters: int, seed: int) -> SegmentsRun:
     return SegmentsRun(document, segments, found.labels)
 
 
-def retention_document(book: pl.DataFrame, seed: int, on: date = DEFAULT_ON) -> dict[str, Any]:
-    """Attrition model, offer counts (limit increases: the line reassessment rules on ``on``), CLV by segment, the save list."""
+def retention_document(book: pl.DataFrame, seed: int, on: date = DEFAULT_ON, history: pl.DataFrame | None = None) -> dict[str, Any]:
+    """Attrition and dormancy models, offer counts (limit increases: the line reassessment rules on ``on``), CLV by
+    segment, the save list and the reactivation list ranked by the dormancy model.
+
+    ``history``: the book of 90 days earlier with what its line holders did since (``attrites_90d``,
+    ``dormant_next_90d``: :func:`smelend.store.customer_book.labelled_book`), which the models learn from
+    before scoring ``book``; without it ``book`` carries its own truth (the synthetic book)."""
     from smelend.marketing.clv import clv_by_segment
-    from smelend.marketing.retention import attrition, offers
+    from smelend.marketing.retention import attrition, dormancy, load_retention_settings, offers, reactivation_list
     from smelend.marketing.scoring import score_table
     from smelend.marketing.segments import segment_table
     from smelend.risk.strategy import load_strategy
 
-    scores = score_table(book, load_strategy())
+    strategy = load_strategy()
+    scores = score_table(book, strategy)
     segments = segment_table(book, scores.pd)
-    model = attrition(book, scores.pd, seed)
-    counts, clv, _ = offers(book, segments["stage"], scores.pd, model.probability, on=on)
+    if history is None:
+        model, idle = attrition(book, scores.pd, seed), dormancy(book, scores.pd, seed)
+    else:
+        past_pd = score_table(history, strategy).pd
+        model = attrition(history, past_pd, seed, score_book=book, score_pd=scores.pd)
+        idle = dormancy(history, past_pd, seed, score_book=book, score_pd=scores.pd)
+    counts, clv, table = offers(book, segments["stage"], scores.pd, model.probability, on=on)
     return {
         "customers": book.height,
         "attrition_model": {"auc": model.auc, "base_rate": model.base_rate, "top_decile_rate": model.top_decile_rate, "coefficients": model.coefficients},
+        "dormancy_model": {"horizon_days": 90, "auc": idle.auc, "base_rate": idle.base_rate, "top_decile_rate": idle.top_decile_rate,
+                           "top_decile_lift": idle.top_decile_lift, "coefficients": idle.coefficients},
         "offers": jsonable({k: v for k, v in vars(counts).items() if k != "save_list"}),
         "clv_by_stage": jsonable(clv_by_segment(segments, clv, "stage")),
         "clv_by_cell": jsonable(clv_by_segment(segments, clv, "cell")),
         "save_list": jsonable(list(counts.save_list)),
+        "reactivation_list": jsonable(list(reactivation_list(table, idle.probability, load_retention_settings().reactivation.top))),
     }
 
 

@@ -2,7 +2,9 @@
 
 The attrition model (scikit-learn logistic regression on behaviour and risk, standardised) predicts who
 leaves in the next 90 days; it is checked on held-out customers (AUC, and the attrition rate among the
-top decile against the book's). Offers follow the rules in ``data/retention.yaml``, except limit increases,
+top decile against the book's). The dormancy model is built the same way for a line holder drawing
+nothing in the next 90 days (held-out AUC and top-decile lift); its probability ranks the reactivation
+offers (:func:`reactivation_list`). Offers follow the rules in ``data/retention.yaml``, except limit increases,
 which are the line-management rules' own decisions (:mod:`smelend.marketing.line_review`, the real
 reassessment engine); the "save" list ranks customers by attrition probability x CLV, where a retention
 call pays most.
@@ -37,6 +39,7 @@ class Reactivation(_Strict):
     stages: list[str]
     max_pd: float = Field(gt=0, le=1)
     coupon_bp: int = Field(gt=0, le=2000)
+    top: int = Field(100, gt=0, le=100_000)  # offers listed, ranked by the dormancy model
 
 
 class Renewal(_Strict):
@@ -96,8 +99,32 @@ class AttritionModel:
     probability: np.ndarray  # for every customer of the book (0 without a line)
 
 
-def attrition(book: pl.DataFrame, pd: np.ndarray, seed: int = 0) -> AttritionModel:
-    """Fit on 70% of line holders, measure on the rest, predict for everyone."""
+@dataclass(frozen=True)
+class DormancyModel:
+    """Who draws nothing in the next 90 days among line holders: the same validation as attrition."""
+
+    auc: float  # on held-out line holders
+    base_rate: float
+    top_decile_rate: float
+    top_decile_lift: float  # top-decile rate / base rate (1 = no better than random)
+    coefficients: dict[str, float]
+    probability: np.ndarray  # for every customer of the scored book (0 without a line)
+
+
+@dataclass(frozen=True)
+class _Fitted:
+    auc: float
+    base_rate: float
+    top_decile_rate: float
+    coefficients: dict[str, float]
+    probability: np.ndarray
+
+
+def _fit_held_out(book: pl.DataFrame, pd: np.ndarray, label: str, seed: int, what: str,
+                  score_book: pl.DataFrame | None, score_pd: np.ndarray | None) -> _Fitted:
+    """Logistic regression on 70% of ``book``'s line holders, AUC and top decile on the rest; probabilities
+    for ``score_book`` (default ``book`` itself: the synthetic book carries its own truth; the stored book
+    learns from what its holders did in the 90 days before the date it is scored on)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import roc_auc_score
     from sklearn.pipeline import make_pipeline
@@ -105,22 +132,46 @@ def attrition(book: pl.DataFrame, pd: np.ndarray, seed: int = 0) -> AttritionMod
 
     lines = book["has_line"].to_numpy()
     x = model_frame(book, pd)
-    y = book["attrites_90d"].to_numpy()
+    y = book[label].to_numpy()
     idx = np.flatnonzero(lines)
     rng = np.random.default_rng(seed)
     train = rng.random(len(idx)) < 0.7
     test = idx[~train]
-    if min(len(np.unique(y[idx[train]])), len(np.unique(y[test]))) < 2:  # a tiny book: nobody (or everybody) leaves in a half
-        raise InvalidInput.one("customers", "too few line holders to fit and check the attrition model (each half needs leavers and stayers): use more customers")
+    if min(len(np.unique(y[idx[train]])), len(np.unique(y[test]))) < 2:  # a tiny book: nobody (or everybody) has the outcome in a half
+        if score_book is None:
+            raise InvalidInput.one("customers", f"too few line holders to fit and check the {what} model (each half needs both outcomes): use more customers")
+        raise InvalidInput.one("database", f"too few line holders 90 days before the business date to fit and check the {what} model (each half needs both outcomes)")
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
     model.fit(x[idx[train]], y[idx[train]])
     p_test = model.predict_proba(x[test])[:, 1]
     top = p_test >= np.quantile(p_test, 0.9)
-    probability = np.zeros(book.height)
-    probability[idx] = model.predict_proba(x[idx])[:, 1]
+    target, target_pd = (book, pd) if score_book is None else (score_book, score_pd)
+    assert target_pd is not None
+    held = np.flatnonzero(target["has_line"].to_numpy())
+    probability = np.zeros(target.height)
+    if len(held):
+        probability[held] = model.predict_proba(model_frame(target, target_pd)[held])[:, 1]
     coefs = model[-1].coef_[0]
-    return AttritionModel(float(roc_auc_score(y[test], p_test)), float(y[test].mean()), float(y[test][top].mean()),
-                          dict(zip(MODEL_FEATURES, map(float, coefs))), probability)
+    return _Fitted(float(roc_auc_score(y[test], p_test)), float(y[test].mean()), float(y[test][top].mean()), dict(zip(MODEL_FEATURES, map(float, coefs))), probability)
+
+
+def attrition(book: pl.DataFrame, pd: np.ndarray, seed: int = 0, score_book: pl.DataFrame | None = None, score_pd: np.ndarray | None = None) -> AttritionModel:
+    """Fit on 70% of line holders (label ``attrites_90d``), measure on the rest, predict for everyone (of ``score_book``)."""
+    f = _fit_held_out(book, pd, "attrites_90d", seed, "attrition", score_book, score_pd)
+    return AttritionModel(f.auc, f.base_rate, f.top_decile_rate, f.coefficients, f.probability)
+
+
+def dormancy(book: pl.DataFrame, pd: np.ndarray, seed: int = 0, score_book: pl.DataFrame | None = None, score_pd: np.ndarray | None = None) -> DormancyModel:
+    """The dormancy model (label ``dormant_next_90d``: a line holder draws nothing in the next 90 days), as :func:`attrition`."""
+    f = _fit_held_out(book, pd, "dormant_next_90d", seed + 1, "dormancy", score_book, score_pd)
+    lift = f.top_decile_rate / f.base_rate if f.base_rate > 0 else float("nan")
+    return DormancyModel(f.auc, f.base_rate, f.top_decile_rate, lift, f.coefficients, f.probability)
+
+
+def reactivation_list(table: pl.DataFrame, dormancy_p: np.ndarray, top: int) -> tuple[dict[str, object], ...]:
+    """The reactivation offers ranked by the dormancy model: most likely to stay idle without a nudge first (CLV breaks ties)."""
+    ranked = table.with_columns(pl.Series("dormancy", dormancy_p)).filter(pl.col("reactivate")).sort(["dormancy", "clv_yuan"], descending=True)
+    return tuple(ranked.head(top).select("customer_id", "stage", "dormancy", "clv_yuan", "pd").to_dicts())
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""The marketing store: the event data set the figures read, campaigns, coupon grants and segment runs.
+"""The marketing store: the event data set the figures read, campaigns, coupon grants and segmentation runs
+(each customer's segment, and the run itself: when, on which book, with which parameters, its profile document).
 
 Adapter only: the figures are computed by :mod:`smelend.marketing` from what :func:`load_data` returns.
 A redeemed coupon posts its cost to the ledger in the same transaction as the grant's guarded update,
@@ -20,7 +21,7 @@ from smelend.errors import InvalidInput
 from smelend.ledger.rules import coupon_cost
 from smelend.marketing.events import MarketingData, from_rows, to_rows
 from smelend.store import ledger as ledger_store
-from smelend.store.tables import coupon_grants, marketing_campaigns, marketing_events, segment_assignments
+from smelend.store.tables import coupon_grants, marketing_campaigns, marketing_events, segment_assignments, segment_runs
 
 INSERT_CHUNK = 5_000
 
@@ -104,3 +105,32 @@ def save_segments(conn: Connection, run: str, assignments: Iterable[tuple[str, s
     for start in range(0, len(rows), INSERT_CHUNK):
         conn.execute(insert(segment_assignments), rows[start : start + INSERT_CHUNK])
     return len(rows)
+
+
+@dataclass(frozen=True)
+class SegmentRun:
+    id: int
+    name: str
+    source: str
+    customers: int
+    parameters: dict[str, Any]
+    document: dict[str, Any]
+    created_at: Any  # datetime (UTC)
+
+
+def record_segment_run(conn: Connection, name: str, source: str, parameters: dict[str, Any], document: dict[str, Any]) -> int:
+    """Record one segmentation run (its assignments are :func:`save_segments`' rows under ``name``); its id."""
+    return int(conn.execute(insert(segment_runs).values(
+        name=name, source=source, customers=int(document["customers"]), parameters=json.dumps(parameters, sort_keys=True),
+        document=json.dumps(document, ensure_ascii=False),
+    )).inserted_primary_key[0])  # type: ignore[index]
+
+
+def segment_run(conn: Connection, run_id: int | None = None) -> SegmentRun | None:
+    """The run ``run_id``, or the latest recorded one (``None``: no such run, or none recorded)."""
+    query = select(segment_runs)
+    query = query.where(segment_runs.c.id == run_id) if run_id is not None else query.order_by(segment_runs.c.id.desc()).limit(1)
+    row = conn.execute(query).mappings().first()
+    if row is None:
+        return None
+    return SegmentRun(int(row["id"]), row["name"], row["source"], int(row["customers"]), json.loads(row["parameters"]), json.loads(row["document"]), row["created_at"])
