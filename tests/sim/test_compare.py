@@ -17,7 +17,7 @@ CONTRACT = ("applications", "approvals", "approval_rate", "customers_drawn", "ba
 
 
 def _checks(results):
-    return {name: [LedgerCheck(len(r.entries), True, r.totals["ledger_principal_receivable"]) for r in runs] for name, runs in results.items()}
+    return {name: [LedgerCheck(r.entry_count, True, r.totals["ledger_principal_receivable"]) for r in runs] for name, runs in results.items()}
 
 
 def test_the_document_holds_the_contract(results) -> None:

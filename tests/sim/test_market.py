@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date, timedelta
 
 from smelend.ledger import Account
 from smelend.ledger.entries import trial_balance
@@ -22,24 +23,31 @@ def test_every_application_is_decided_by_the_risk_engine(results) -> None:
         assert len(r.applicant_pds) == r.counters.decisions
 
 
-def test_every_draw_is_scheduled_and_every_month_closed(results) -> None:
+def test_every_draw_is_scheduled_and_every_day_closed_by_the_servicing_engine(results) -> None:
+    days = (date.fromisoformat(results["baseline"][0].by_month[-1]["date"]) - date(2026, 1, 1)).days + 1
     for r in _all(results):
         assert r.counters.schedules == r.totals["draws"] == sum(m["draws"] for m in r.by_month)
-        assert r.counters.cob_runs == MONTHS
+        assert r.counters.cob_runs == days  # close_day_batch once per calendar day
+        assert {rows.business_date for rows in r.cob_rows} <= {date(2026, 1, 1) + timedelta(days=k) for k in range(days)}
+        assert len({rows.business_date for rows in r.cob_rows}) == len(r.cob_rows)
         reviews = {"baseline": MONTHS // 12, "optimized": MONTHS // 3}[r.strategy]
         assert r.counters.line_reviews == sum(m["reviews_of_lines"] for m in r.by_month) > 0
         assert sum(1 for m in r.by_month if m["reviews_of_lines"]) == reviews
-        assert r.counters.journal_entries == len(r.entries)
-        kinds = Counter(e.kind for e in r.entries)
+        assert r.counters.journal_entries == r.entry_count == len(r.entries) + sum(len(rows) for rows in r.cob_rows)
+        kinds = Counter(e.kind for e in r.all_entries())
         assert kinds["disbursement"] == r.totals["draws"]
+        assert kinds["close-of-business"] == sum(len(rows) for rows in r.cob_rows) > 0
+        assert kinds["repayment"] == r.counters.payments > 0
 
 
 def test_balance_is_the_ledgers_principal_receivable_and_the_ledger_balances(results) -> None:
     for r in _all(results):
-        ledger = trial_balance(r.entries)
+        ledger = trial_balance(r.all_entries())
         assert ledger.balanced
         assert r.totals["balance_end"] == ledger.normal_balance_fen(Account.PRINCIPAL_RECEIVABLE) == r.totals["ledger_principal_receivable"]
-        assert r.totals["interest_income"] == ledger.normal_balance_fen(Account.INTEREST_INCOME) == sum(m["interest_income_fen"] for m in r.by_month)
+        income = ledger.normal_balance_fen(Account.INTEREST_INCOME) + ledger.normal_balance_fen(Account.PENALTY_INCOME)
+        assert r.totals["interest_income"] == income == sum(m["interest_income_fen"] for m in r.by_month)
+        assert r.totals["penalty_income"] == ledger.normal_balance_fen(Account.PENALTY_INCOME)
         assert r.totals["credit_losses"] == ledger.normal_balance_fen(Account.PROVISION_EXPENSE) - ledger.normal_balance_fen(Account.RECOVERY_INCOME)
 
 
@@ -82,6 +90,7 @@ def test_same_seed_same_run_and_seeds_differ(results, strategies) -> None:
     first = results["baseline"][0]
     assert again.totals == first.totals and again.by_month == first.by_month
     assert again.entries == first.entries
+    assert list(again.all_entries()) == list(first.all_entries())
     assert SEEDS >= 2 and results["baseline"][0].totals != results["baseline"][1].totals
 
 

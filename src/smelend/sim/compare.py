@@ -29,10 +29,11 @@ from smelend.sim.market import RunResult, rationing_peak, run_market
 from smelend.sim.population import MarketSettings, generate_population, load_market
 from smelend.sim.strategy import StrategyFile
 
-MONEY = ("balance_end", "interest_income", "fee_income", "funding_cost", "credit_losses", "operating_cost", "acquisition_cost", "npl_balance", "average_balance")
+MONEY = ("balance_end", "interest_income", "penalty_income", "fee_income", "funding_cost", "credit_losses", "operating_cost", "acquisition_cost", "npl_balance", "average_balance")
 COSTS = ("funding_cost", "credit_losses", "operating_cost", "acquisition_cost")
-COUNTS = ("applications", "approvals", "lines", "customers_drawn", "draws", "reviews", "rationed", "lost_to_competitor", "not_accepted", "attrition", "defaults", "prepayments")
-COUNTERS = ("decisions", "schedules", "journal_entries", "cob_runs", "line_reviews")
+COUNTS = ("applications", "approvals", "lines", "customers_drawn", "draws", "repeat_draws", "reviews", "rationed", "lost_to_competitor", "not_accepted", "attrition",
+          "defaults", "prepayments", "late_payments", "write_offs")
+COUNTERS = ("decisions", "schedules", "journal_entries", "cob_runs", "line_reviews", "payments")
 CI_METRICS = ("applications", "approvals", "approval_rate", "line_rate", "draw_rate", "customers_drawn", "balance_end", "npl_ratio", "interest_income",
               "credit_losses", "acquisition_cost", "profit", "raroc")
 T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228}

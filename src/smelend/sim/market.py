@@ -1,43 +1,55 @@
-"""One strategy over one population, month by month, on the platform's real engines.
+"""One strategy over one population, day by day, on the platform's real engines.
 
-Why the real engines: a comparison is only evidence if the simulated bank decides, prices, schedules and
-books exactly as the platform does. So every application goes through :func:`smelend.risk.decision.decide`
-with the real :class:`~smelend.pricing.pricer.Pricer` (evidence gathered from the risk engine's simulated
-provider), every draw is scheduled by :func:`smelend.servicing.batch.build_schedules_batch` (one call per
-product and method a month), and every money movement is a journal entry made by the posting rules of
-:mod:`smelend.ledger.rules` (disbursement, the month's accrual as a close-of-business entry, receipt,
-write-off, coupon); line reviews are the real reassessment engine's (:mod:`smelend.sim.review` over
-:func:`smelend.lines.reassess.reassess`). The run counts those calls (:class:`Counters`) so a test can prove it.
+Why the real engines: a comparison is only evidence if the simulated bank decides, prices, schedules,
+services and books exactly as the platform does. So every application goes through
+:func:`smelend.risk.decision.decide` with the real :class:`~smelend.pricing.pricer.Pricer` (evidence gathered
+from the risk engine's simulated provider); every draw is scheduled by
+:func:`smelend.servicing.batch.build_schedules_batch` (one call per product, method and term a month) and opened
+by :func:`smelend.servicing.lifecycle.activate`; the live loans are the servicing engine's
+:class:`~smelend.servicing.cob_batch.BookArrays` and every business day is closed by
+:func:`~smelend.servicing.cob_batch.close_day_batch` (accrual, penalties, days past due, classification,
+provisions) with its journal rows; money received goes through :func:`smelend.servicing.repayment.apply_payment`
+and write-offs through :func:`smelend.servicing.lifecycle.write_off` (see :mod:`smelend.sim.book`); line reviews
+are the real reassessment engine's (:mod:`smelend.sim.review` over :func:`smelend.lines.reassess.reassess`). The
+run counts those calls (:class:`Counters`) so a test can prove it.
 
 What is simulated is the market, from ``data/market.yaml``: who needs credit and which channel reaches them,
 acceptance (take-up falls with the rate, less for riskier businesses), the competitor's offer and attrition,
-draws and utilisation, prepayment, defaults from the latent PD under a macro factor (with an optional
-2020-2022-like shock), recoveries. One live loan per business at a time; loans repay monthly on their
-schedule; a defaulted loan stops paying, is non-performing from ``months_to_npl`` missed payments and is
-written off after ``months_to_write_off``, recovering ``1 - lgd``.
+draws (several on a line, up to the amount still available: revolving use) and utilisation, prepayment,
+defaults from the latent PD under a macro factor (with an optional 2020-2022-like shock), late and partial
+payments of businesses whose risk makes them miss, recoveries. Each business pays what is due on its due
+dates; a business that defaults stops paying, and the engine's days past due, classification (non-performing
+= substandard and worse) and provisions follow; its loans are written off ``months_to_write_off`` months after
+the default, recovering ``1 - lgd`` of the principal.
 """
 
 from __future__ import annotations
 
 import calendar
 import time
+from datetime import timedelta
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
 from smelend.ledger import Account, JournalEntry
 from smelend.ledger import rules
-from smelend.ledger.entries import trial_balance
+from smelend.ledger.entries import TrialBalance, trial_balance
+from smelend.ledger.rules import Receipt
+from smelend.servicing.cob_batch import PostingRows
+from smelend.servicing.loan import PrepaymentEffect
+from smelend.sim.book import LiveBook, Penalty, pending_from_batch
 from smelend.sim.population import MarketSettings, Population, application_for, competitor_rate, price_sensitivity
 from smelend.sim.strategy import StrategyFile
 
 RATE_STEP = Decimal("0.0001")
 LINE_STEP_FEN = 10_000  # lines and draws in whole hundreds of yuan
 MIN_DRAW_FEN = 100_000  # 1,000 yuan
+DRAW_DAY = 15  # draws of a month are disbursed on its 15th (one schedule batch per product, method and term)
 STAGES = ("applications", "decisions", "draws", "schedules", "servicing", "ledger")
 
 # business status codes
@@ -53,25 +65,9 @@ class Counters:
     schedules: int = 0
     schedule_batches: int = 0
     journal_entries: int = 0
-    cob_runs: int = 0
+    cob_runs: int = 0  # close_day_batch calls: one per business day
     line_reviews: int = 0
-
-
-@dataclass
-class _Loan:
-    loan_id: int
-    business: int
-    principal_fen: int
-    due_month: list[int]
-    principal_due: list[int]
-    interest_due: list[int]
-    fee_due: list[int]
-    due_dates: list[date]
-    next: int = 0
-    outstanding_fen: int = 0
-    defaulted_month: int | None = None
-    provision_fen: int = 0
-    closed: bool = False
+    payments: int = 0  # apply_payment calls (instalments, partial and late payments, payoffs, recoveries)
 
 
 @dataclass(frozen=True)
@@ -86,10 +82,25 @@ class RunResult:
     by_month: list[dict[str, Any]]
     by_group: dict[str, dict[str, dict[str, int]]]  # channel / product / segment -> key -> figures
     counters: Counters
-    entries: tuple[JournalEntry, ...]
+    entries: tuple[JournalEntry, ...]  # disbursements, receipts, write-offs, coupons
+    cob_rows: tuple[PostingRows, ...]  # the daily closes' entries as the engine's posting rows (one per day)
     stage_seconds: dict[str, float]
     applicant_pds: tuple[float, ...]
     rationing_peak: float | None
+    events: Any = None  # smelend.marketing.events.MarketingData when asked for (run_market(..., marketing_events=True))
+
+    def all_entries(self) -> Iterator[JournalEntry]:
+        """Every journal entry of the run: the entries, then each day's close-of-business entries
+        (built from the rows by ``cob_batch.entries_from_rows``, a day at a time)."""
+        from smelend.servicing.cob_batch import entries_from_rows
+
+        yield from self.entries
+        for rows in self.cob_rows:
+            yield from entries_from_rows(rows)
+
+    @property
+    def entry_count(self) -> int:
+        return len(self.entries) + sum(len(r) for r in self.cob_rows)
 
 
 def month_start(start: date, m: int) -> date:
@@ -147,6 +158,9 @@ class _Engines:
         self.catalogue = load_catalogue()
         self.pricer = Pricer.load()
         self.channels = load_channels().channels
+        from smelend.servicing.delinquency import load_policy
+
+        self.policy = load_policy()
 
     @classmethod
     def get(cls) -> "_Engines":
@@ -172,7 +186,6 @@ def run_market(
     from smelend.risk.decision import decide
     from smelend.risk.providers.base import gather
     from smelend.risk.providers.simulated import SimulatedProvider
-    from smelend.servicing.batch import build_schedules_batch
     from smelend.servicing.conventions import Method
 
     if months < 1:
@@ -182,7 +195,6 @@ def run_market(
     provider = SimulatedProvider(seed=seed)
     counters = Counters()
     stage = dict.fromkeys(STAGES, 0.0)
-    entries: list[JournalEntry] = []
     offered_methods = tuple(Method(m) for m in strategy.repayment_methods)
     channel_order = [c for c in market.channels if c in strategy.channels]
     channel_index = {c: k for k, c in enumerate(market.channels)}
@@ -205,16 +217,22 @@ def run_market(
     drew_before = np.zeros(n, bool)
     paid_count = np.zeros(n, np.int64)
     opened_month = np.full(n, -1, np.int64)
-    live_loan: dict[int, _Loan] = {}
+    book = LiveBook(engines.policy)
+    defaulted = np.zeros(n, bool)
+    defaulted_month = np.full(n, -1, np.int64)
+    catch_up = np.full(n, np.datetime64("NaT"), "datetime64[D]")  # when a late payer settles its arrears
+    interest_month = np.zeros(n, np.int64)
+    interest_by_business = np.zeros(n, np.int64)
+    loss_by_business = np.zeros(n, np.int64)
+    channel_names = {c: k for k, c in enumerate(market.channels)}
+    channel_of = np.full(n, -1, np.int64)
+    events = None
     line_terms: dict[int, dict[str, Any]] = {}
     group_of: dict[int, tuple[str, str, str]] = {}
-    interest_by_business: Counter[int] = Counter()
-    loss_by_business: Counter[int] = Counter()
     applicant_pds: list[float] = []
     line_rates: list[float] = []
     line_pds: list[float] = []
     offered_rates: list[float] = []
-    defaulted_loans: list[_Loan] = []
     peak: float | None = None
     next_loan_id = 1
     by_month: list[dict[str, Any]] = []
@@ -270,6 +288,7 @@ def run_market(
             profile = profile_of(flat)
             segment = profile["size_band"]
             group_of[i] = (channel, product.id, segment)
+            channel_of[i] = channel_names[channel]
             for g, key in zip(("channel", "product", "segment"), group_of[i]):
                 apps_by_group[g][key] += 1
             outcome = decision.outcome
@@ -327,155 +346,139 @@ def run_market(
             peak = None if found is None else found[0]
         stage["decisions"] += time.perf_counter() - began
 
-        # --- draws: scheduled by the real servicing engine, booked by the posting rules ------------
+        # --- the month's draws, defaults and late payers (decided at the start of the month) -------------
         began = time.perf_counter()
         u_draw, u_method = _uniforms(seed, m, 4, n), _uniforms(seed, m, 5, n)
-        customers = np.flatnonzero((status == CUSTOMER) & ~frozen)
+        u_default, u_prepay, u_attr, u_warn = (_uniforms(seed, m, p, n) for p in (6, 7, 8, 9))
+        annual = np.minimum(0.99, latent * market.default.pd_scale * default_mult)
+        hazard = 1 - (1 - annual) ** (1 / 12)
+        used = _by_business(book.business, book.outstanding_fen(), n)
+        live = _by_business(book.business, book.active().astype(np.int64), n) > 0
+        defaulting = live & ~defaulted & (u_default < hazard)
+        defaulted_month[defaulting] = m
+        defaulted |= defaulting
+        status[defaulting] = CLOSED
+        month["defaults"] += int(defaulting.sum())
+        late = live & ~defaulted & (u_warn < market.default.warning_factor * hazard)
+        customers = np.flatnonzero((status == CUSTOMER) & ~frozen & (limit_fen - used >= MIN_DRAW_FEN))
         groups: dict[tuple[str, Method, int], list[tuple[int, int, Decimal]]] = defaultdict(list)
         for i in customers.tolist():
-            if i in live_loan:
-                continue
             if opened_month[i] == m:
                 chance = market.usage.first_month_draw * (1 + strategy.conversion.first_draw_uplift)
+            elif live[i]:
+                chance = market.usage.draw_monthly_with_loan
             else:
                 chance = market.usage.draw_monthly * (1 + (repeat_uplift if drew_before[i] else 0.0))
             if u_draw[i] >= min(1.0, chance * methods_factor):
                 continue
             lt = line_terms[i]
             method = lt["methods"][int(u_method[i] * len(lt["methods"]))]
-            amount = max(MIN_DRAW_FEN, int(limit_fen[i] * population.utilisation[i]) // LINE_STEP_FEN * LINE_STEP_FEN)
-            groups[(lt["product"].id, method, lt["terms"][method])].append((i, min(amount, int(limit_fen[i])), _rate(rate[i])))
-        draw_day = date(first.year, first.month, 15)
+            available = int(limit_fen[i] - used[i]) // LINE_STEP_FEN * LINE_STEP_FEN
+            amount = min(available, max(MIN_DRAW_FEN, int(limit_fen[i] * population.utilisation[i]) // LINE_STEP_FEN * LINE_STEP_FEN))
+            groups[(lt["product"].id, method, lt["terms"][method])].append((i, amount, _rate(rate[i])))
+        leaving = (status == CUSTOMER) & (u_attr < attrition_keep * (market.competitor.attrition_base_monthly + market.competitor.attrition_per_point_monthly * np.maximum(0.0, (rate - comp) * 100)))
         stage["draws"] += time.perf_counter() - began
-        for (product_id, method, term), rows in groups.items():
-            began = time.perf_counter()
-            product = engines.catalogue[product_id]
-            batch = build_schedules_batch(np.array([r[1] for r in rows], np.int64), [r[2] for r in rows], term, method, draw_day, product.conventions_for(method))
-            counters.schedules += len(rows)
-            counters.schedule_batches += 1
-            stage["schedules"] += time.perf_counter() - began
-            began = time.perf_counter()
-            for k, (i, amount, _) in enumerate(rows):
-                count = int(batch.installment_count[k])
-                dues = [d.item() for d in batch.due_date[k, :count]]
-                loan = _Loan(
-                    next_loan_id, i, amount, [_month_index(start, d) for d in dues], batch.principal_fen[k, :count].tolist(),
-                    batch.interest_fen[k, :count].tolist(), batch.fee_fen[k, :count].tolist(), dues, outstanding_fen=amount,
-                )
-                next_loan_id += 1
-                live_loan[i] = loan
-                entries.append(rules.disbursement(loan.loan_id, i + 1, amount, draw_day))
-                month["draws"] += 1
-                month["drawn_fen"] += amount
-                if not drew_before[i]:
-                    month["first_draws"] += 1
-                    channel_first = group_of[i][0]
-                    month[f"first_draw:{channel_first}"] += 1
-                    bp = strategy.conversion.first_draw_coupon_bp
-                    if bp:
-                        coupon = int(Decimal(amount) * bp * term / (10_000 * 12))
-                        entry = rules.coupon_cost(f"sim:{loan.loan_id}", draw_day, coupon, loan.loan_id)
-                        if entry is not None:
-                            entries.append(entry)
-                            month["coupon_cost"] += coupon
-                drew_before[i] = True
-            stage["draws"] += time.perf_counter() - began
 
-        # --- the month's servicing: defaults, attrition, prepayment, instalments, write-offs -------
+        # --- every business day: money received, draws, then the engine's close of business ----------------
+        draw_day = date(first.year, first.month, DRAW_DAY)
+        day = first
+        while day <= last:
+            began = time.perf_counter()
+            if len(book):
+                iso = np.datetime64(day, "D")
+                paying = ~defaulted[book.business]
+                due = np.flatnonzero(book.due_on(day) & paying)
+                catching_up = np.flatnonzero(book.overdue_by(day) & paying & (catch_up[book.business] == iso))
+                rows_late = [r for r in due.tolist() if late[book.business[r]]]
+                rows_on_time = [r for r in due.tolist() if not late[book.business[r]]]
+                done = set(catching_up.tolist())
+                received = book.pay(sorted(done | set(rows_on_time)), day, "due")
+                if market.default.partial_share > 0:
+                    received += book.pay([r for r in rows_late if r not in done], day, "due", market.default.partial_share, tag="-partial")
+                for r in rows_late:
+                    b = int(book.business[r])
+                    catch_up[b] = np.datetime64(day + timedelta(days=market.default.late_days), "D")
+                    paid_count[b] = 0
+                    month["late_payments"] += 1
+                for r, _ in received:
+                    if r in rows_on_time:
+                        paid_count[int(book.business[r])] += 1
+                if day == last:  # prepayments and customers leaving for a competitor pay off on the month's last day
+                    active = book.active()
+                    u_loan = u_prepay[book.business]
+                    payoff = np.flatnonzero(active & paying & (leaving[book.business] | (u_loan < market.usage.prepay_monthly)))
+                    paid_off = book.pay(payoff.tolist(), day, "payoff")
+                    month["prepayments"] += len(paid_off)
+                    received += paid_off
+                _tally_receipts(received, book.business, month, interest_month, loss_by_business, channel_of, channel_names)
+            stage["servicing"] += time.perf_counter() - began
+            if day == draw_day and groups:
+                _open_draws(groups, book, engines, start_day=day, month=month, counters=counters, stage=stage, drew_before=drew_before,
+                            group_of=group_of, strategy=strategy, next_loan_id=next_loan_id)
+                next_loan_id += sum(len(rows) for rows in groups.values())
+            began = time.perf_counter()
+            rows, business, moved = book.close(day)
+            if rows.size:
+                owners = business[rows]
+                income = moved[rows, 0] + moved[rows, 2]  # interest and penalty accrued to income
+                np.add.at(interest_month, owners, income)
+                np.add.at(loss_by_business, owners, moved[rows, 4])
+                slipping = book.arrays.days_past_due > 0
+                if slipping.any():
+                    warned[book.business[slipping]] = True
+            stage["servicing"] += time.perf_counter() - began
+            day += timedelta(days=1)
+
+        # --- month end: write-offs, attrition, the line review ------------------------------------------------
         began = time.perf_counter()
-        u_default, u_prepay, u_attr, u_warn = (_uniforms(seed, m, p, n) for p in (6, 7, 8, 9))
-        annual = np.minimum(0.99, latent * market.default.pd_scale * default_mult)
-        hazard = 1 - (1 - annual) ** (1 / 12)
-        worse_points = np.maximum(0.0, (rate - comp) * 100)
-        leaving = (status == CUSTOMER) & (u_attr < attrition_keep * (market.competitor.attrition_base_monthly + market.competitor.attrition_per_point_monthly * worse_points))
-        for i, loan in list(live_loan.items()):
-            if loan.defaulted_month is not None:
-                continue
-            if u_default[i] < hazard[i]:
-                loan.defaulted_month = m
-                loan.provision_fen = int(Decimal(loan.outstanding_fen) * Decimal(str(market.default.lgd)))
-                entry = rules.day_close(loan.loan_id, last, rules.DayClose(provision_change_fen=loan.provision_fen))
-                if entry is not None:
-                    entries.append(entry)
-                defaulted_loans.append(loan)
-                loss_by_business[i] += loan.provision_fen  # the loss is booked at default (allowance); write-off and recovery net to zero
-                status[i] = CLOSED
-                del live_loan[i]
-                month["defaults"] += 1
-                continue
-            leave = bool(leaving[i])
-            for k in range(loan.next, len(loan.due_month)):
-                if loan.due_month[k] > m:
-                    break
-                interest, principal, fee = loan.interest_due[k], loan.principal_due[k], loan.fee_due[k]
-                on = loan.due_dates[k]
-                accrual = rules.day_close(loan.loan_id, on, rules.DayClose(interest_fen=interest))
-                if accrual is not None:
-                    entries.append(accrual)
-                entries.append(rules.receipt(f"sim-receipt:{loan.loan_id}:{k}", loan.loan_id, on, rules.Receipt(interest_fen=interest, fee_fen=fee, principal_fen=principal)))
-                interest_by_business[i] += interest
-                month["interest_fen"] += interest
-                month["fee_fen"] += fee
-                month[f"interest:{group_of[i][0]}"] += interest
-                loan.outstanding_fen -= principal
-                loan.next = k + 1
-                paid_count[i] += 1
-            if loan.next >= len(loan.due_month):
-                loan.closed = True
-                del live_loan[i]
-            elif leave or u_prepay[i] < market.usage.prepay_monthly:
-                entries.append(rules.receipt(f"sim-prepay:{loan.loan_id}", loan.loan_id, last, rules.Receipt(principal_fen=loan.outstanding_fen)))
-                month["prepayments"] += 1
-                loan.outstanding_fen = 0
-                loan.closed = True
-                del live_loan[i]
+        due_write_off = defaulted & (m - defaulted_month >= market.default.months_to_write_off)
+        if len(book) and due_write_off.any():
+            rows_off = np.flatnonzero(book.active() & due_write_off[book.business])
+            for r, shortfall, applied in book.write_off(rows_off.tolist(), last, 1 - market.default.lgd):
+                b = int(book.business[r])
+                loss_by_business[b] += shortfall - (applied.recovery_fen if applied else 0)
+                month["written_off_fen"] += int(book.templates[r].written_off_fen + (applied.recovery_fen if applied else 0))
+                month["write_offs"] += 1
         leaving &= status == CUSTOMER  # a business that defaulted this month is not lost to a competitor
         status[leaving] = LOST
         month["attrition"] += int(leaving.sum())
-        for loan in defaulted_loans:
-            if loan.closed or loan.defaulted_month is None or m - loan.defaulted_month < market.default.months_to_write_off:
-                continue
-            principal = loan.outstanding_fen
-            entries.append(rules.write_off(loan.loan_id, last, rules.WriteOff(principal, 0, 0, loan.provision_fen, 0)))
-            recovery = principal - int(Decimal(principal) * Decimal(str(market.default.lgd)))
-            if recovery:
-                entries.append(rules.receipt(f"sim-recovery:{loan.loan_id}", loan.loan_id, last, rules.Receipt(recovery_fen=recovery)))
-            month["written_off_fen"] += principal
-            loan.outstanding_fen = 0
-            loan.closed = True
-        # missed-payment signals of line holders and the line review (risk control)
         holders = status == CUSTOMER
-        warned |= holders & (u_warn < market.default.warning_factor * hazard)
+        used = _by_business(book.business, book.outstanding_fen(), n)
         if (m + 1) % strategy.reassessment.every_months == 0:  # the line review, by the real reassessment engine
             from smelend.sim.review import LineRow, review
 
             reviewed = np.flatnonzero(holders).tolist()
             month["reviews_of_lines"] = len(reviewed)
-            rows = []
+            rows_review = []
             for i in reviewed:
-                loan = live_loan.get(i)
                 product = line_terms[i]["product"]
-                rows.append(LineRow(
-                    i + 1, product.id, bool(frozen[i]), int(limit_fen[i]), loan.outstanding_fen if loan else 0, month_start(start, int(opened_month[i])),
+                rows_review.append(LineRow(
+                    i + 1, product.id, bool(frozen[i]), int(limit_fen[i]), int(used[i]), month_start(start, int(opened_month[i])),
                     product.line_validity_months, m - int(opened_month[i]), int(paid_count[i]), bool(warned[i]),
                     line_terms[i]["revenue_fen"], line_terms[i]["tax_grade"],
                 ))
-            changes = review(rows, last)
-            counters.line_reviews += len(rows)
+            changes = review(rows_review, last)
+            counters.line_reviews += len(rows_review)
             for line_id, action, after, status_after in changes.select("line_id", "action", "limit_after_fen", "status_after").iter_rows():
                 i = int(line_id) - 1
                 limit_fen[i] = int(after)
                 frozen[i] = status_after == "frozen"
                 month[f"review:{action}"] += 1
             warned[:] = False
-        counters.cob_runs += 1
+        book.compact()
         stage["servicing"] += time.perf_counter() - began
 
         # --- the month's figures --------------------------------------------------------------------
-        balance = sum(loan.outstanding_fen for loan in live_loan.values())
-        npl = sum(loan.outstanding_fen for loan in defaulted_loans if not loan.closed and loan.defaulted_month is not None and m - loan.defaulted_month >= market.default.months_to_npl)
-        in_default = sum(loan.outstanding_fen for loan in defaulted_loans if not loan.closed)
+        outstanding = book.outstanding_fen()
+        balance = int(outstanding.sum())
+        npl = int(outstanding[book.non_performing()].sum())
         open_lines = int((status == CUSTOMER).sum())
+        month_interest = int(interest_month.sum())
+        month["interest_fen"] += month_interest
+        for c, k in channel_names.items():
+            month[f"interest:{c}"] += int(interest_month[channel_of == k].sum())
+        np.add.at(interest_by_business, np.arange(n), interest_month)
+        interest_month[:] = 0
         visits = {c: int(round(channel_apps[c] * market.costs.visits_per_application)) for c in channel_apps}
         acquisition = month["campaign_cost"] + month["coupon_cost"]
         for c in set(channel_order) | campaign_channels:
@@ -487,49 +490,56 @@ def run_market(
         operating = int(round(factor * 100 * (
             month["applications"] * market.costs.per_application_yuan + month["reviews"] * market.costs.per_review_yuan + open_lines * market.costs.per_line_month_yuan
         ))) + int(round(100 * maintenance_yuan * open_lines))
-        funding = int(round((balance + in_default) * market.costs.funds_rate / 12))
+        funding = int(round(balance * market.costs.funds_rate / 12))
         row = {
             "month": m + 1, "date": last.isoformat(), "applications": month["applications"], "approvals": month["approvals"],
             "lines": month["lines"], "draws": month["draws"], "drawn_fen": month["drawn_fen"], "open_lines": open_lines,
-            "balance_fen": balance + in_default, "npl_fen": npl, "defaults": month["defaults"], "written_off_fen": month["written_off_fen"],
+            "balance_fen": balance, "npl_fen": npl, "defaults": month["defaults"], "written_off_fen": month["written_off_fen"],
             "interest_income_fen": month["interest_fen"], "fee_income_fen": month["fee_fen"], "funding_cost_fen": funding,
             "operating_cost_fen": operating, "acquisition_cost_fen": acquisition, "attrition": month["attrition"],
             "lost_to_competitor": month["lost_to_competitor"], "rationed": month["rationed"], "reviews_of_lines": month["reviews_of_lines"],
             "review_freeze": month["review:freeze"], "review_increase": month["review:increase"], "review_decrease": month["review:decrease"],
-            "campaign_contacts": contacts, "default_multiplier": default_mult,
+            "campaign_contacts": contacts, "default_multiplier": default_mult, "late_payments": month["late_payments"],
+            "prepayments": month["prepayments"], "live_loans": len(book),
         }
         by_month.append(row)
-        for key in ("applications", "approvals", "lines", "draws", "reviews", "rationed", "lost_to_competitor", "not_accepted", "attrition", "defaults", "prepayments", "first_draws"):
+        for key in ("applications", "approvals", "lines", "draws", "reviews", "rationed", "lost_to_competitor", "not_accepted", "attrition", "defaults",
+                    "prepayments", "first_draws", "repeat_draws", "late_payments", "write_offs"):
             totals[key] += month[key]
         totals["interest_income"] += month["interest_fen"]
         totals["fee_income"] += month["fee_fen"]
         totals["funding_cost"] += funding
         totals["operating_cost"] += operating
         totals["acquisition_cost"] += acquisition
-        totals["balance_month_sum"] += balance + in_default
+        totals["balance_month_sum"] += balance
         if progress:
             progress(m + 1)
 
     began = time.perf_counter()
-    balance_end = sum(loan.outstanding_fen for loan in live_loan.values()) + sum(loan.outstanding_fen for loan in defaulted_loans if not loan.closed)
+    counters.cob_runs = book.closes
+    counters.payments = book.payments
+    outstanding = book.outstanding_fen()
+    balance_end = int(outstanding.sum())
     npl_end = by_month[-1]["npl_fen"]
-    ledger = trial_balance(entries)
+    ledger = ledger_of(book.entries, book.cob_rows)
     provision = ledger.normal_balance_fen(Account.PROVISION_EXPENSE)
     recovered = ledger.normal_balance_fen(Account.RECOVERY_INCOME)
     credit_losses = provision - recovered
-    interest_income = ledger.normal_balance_fen(Account.INTEREST_INCOME)
+    interest_income = ledger.normal_balance_fen(Account.INTEREST_INCOME) + ledger.normal_balance_fen(Account.PENALTY_INCOME)
     fee_income = ledger.normal_balance_fen(Account.FEE_INCOME)
-    assert interest_income == totals["interest_income"] and fee_income == totals["fee_income"]
+    assert interest_income == totals["interest_income"] and fee_income == totals["fee_income"], (interest_income, totals["interest_income"], fee_income, totals["fee_income"])
+    assert credit_losses == int(loss_by_business.sum()), (credit_losses, int(loss_by_business.sum()))
     profit = interest_income + fee_income - totals["funding_cost"] - credit_losses - totals["operating_cost"] - totals["acquisition_cost"]
     average_balance = totals["balance_month_sum"] / months
     capital = average_balance * market.costs.capital_per_exposure
     raroc = (profit * 12 / months) / capital if capital > 0 else 0.0
-    counters.journal_entries = len(entries)
+    counters.journal_entries = len(book.entries) + sum(len(r) for r in book.cob_rows)
     drawn = int(drew_before.sum())
     out: dict[str, Any] = {
         "applications": totals["applications"], "approvals": totals["approvals"], "lines": totals["lines"],
-        "customers_drawn": drawn, "draws": totals["draws"], "balance_end": balance_end, "npl_balance": npl_end,
-        "interest_income": interest_income, "fee_income": fee_income, "funding_cost": totals["funding_cost"],
+        "customers_drawn": drawn, "draws": totals["draws"], "repeat_draws": totals["repeat_draws"], "balance_end": balance_end, "npl_balance": npl_end,
+        "interest_income": interest_income, "penalty_income": ledger.normal_balance_fen(Account.PENALTY_INCOME), "fee_income": fee_income,
+        "funding_cost": totals["funding_cost"],
         "credit_losses": credit_losses, "operating_cost": totals["operating_cost"], "acquisition_cost": totals["acquisition_cost"],
         "profit": profit, "average_balance": int(round(average_balance)), "raroc": raroc,
         "ledger_principal_receivable": ledger.normal_balance_fen(Account.PRINCIPAL_RECEIVABLE), "ledger_balanced": ledger.balanced,
@@ -539,26 +549,96 @@ def run_market(
         "line_rate_p10": float(np.percentile(line_rates, 10)) if line_rates else None,
         "line_rate_p90": float(np.percentile(line_rates, 90)) if line_rates else None,
         "offered_rate_mean": float(np.mean(offered_rates)) if offered_rates else None,
-        "line_latent_pd_mean": float(np.mean(line_pds)) if line_pds else None, "attrition": totals["attrition"], "defaults": totals["defaults"], "prepayments": totals["prepayments"],
+        "line_latent_pd_mean": float(np.mean(line_pds)) if line_pds else None, "attrition": totals["attrition"], "defaults": totals["defaults"],
+        "prepayments": totals["prepayments"], "late_payments": totals["late_payments"], "write_offs": totals["write_offs"],
     }
-    open_balance: Counter[int] = Counter({i: loan.outstanding_fen for i, loan in live_loan.items()})
-    for loan in defaulted_loans:
-        if not loan.closed:
-            open_balance[loan.business] += loan.outstanding_fen
+    open_balance = _by_business(book.business, outstanding, n)
     by_group: dict[str, dict[str, dict[str, int]]] = {g: {} for g in ("channel", "product", "segment")}
     for gi, g in enumerate(("channel", "product", "segment")):
         for i, keys in group_of.items():
             fig = by_group[g].setdefault(keys[gi], Counter())
             fig["lines"] += int(opened_month[i] >= 0)
             fig["customers_drawn"] += int(drew_before[i])
-            fig["interest_income"] += interest_by_business[i]
-            fig["credit_losses"] += loss_by_business[i]
-            fig["balance_end"] += open_balance.get(i, 0)
+            fig["interest_income"] += int(interest_by_business[i])
+            fig["credit_losses"] += int(loss_by_business[i])
+            fig["balance_end"] += int(open_balance[i])
         for key, count in apps_by_group[g].items():
             by_group[g].setdefault(key, Counter())["applications"] = count
         by_group[g] = {k: dict(v) for k, v in sorted(by_group[g].items())}
     stage["ledger"] += time.perf_counter() - began
     return RunResult(
         strategy=strategy.name, seed=seed, businesses=n, months=months, totals=out, by_month=by_month, by_group=by_group,
-        counters=counters, entries=tuple(entries), stage_seconds=stage, applicant_pds=tuple(applicant_pds), rationing_peak=peak,
+        counters=counters, entries=tuple(book.entries), cob_rows=tuple(book.cob_rows), stage_seconds=stage, applicant_pds=tuple(applicant_pds),
+        rationing_peak=peak, events=events.finish() if events is not None else None,
     )
+
+
+def _by_business(business: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Per-business sums of a per-loan int64 array (exact: no float weights)."""
+    out = np.zeros(n, np.int64)
+    if business.size:
+        np.add.at(out, business, values.astype(np.int64, copy=False))
+    return out
+
+
+def _tally_receipts(received: list[tuple[int, Receipt]], business: np.ndarray, month: Counter[str], interest_month: np.ndarray,
+                    loss_by_business: np.ndarray, channel_of: np.ndarray, channel_names: dict[str, int]) -> None:
+    """Income and losses of the day's receipts, by business: interest and penalty received from off balance (cash
+    basis), fees, and allowances released when a loan closes."""
+    for r, applied in received:
+        b = int(business[r])
+        interest_month[b] += applied.suspended_interest_fen + applied.suspended_penalty_fen
+        month["fee_fen"] += applied.fee_fen
+        loss_by_business[b] -= applied.provision_release_fen
+
+
+def _open_draws(groups: dict[tuple[str, Any, int], list[tuple[int, int, Decimal]]], book: LiveBook, engines: "_Engines", *, start_day: date,
+                month: Counter[str], counters: Counters, stage: dict[str, float], drew_before: np.ndarray, group_of: dict[int, tuple[str, str, str]],
+                strategy: StrategyFile, next_loan_id: int) -> None:
+    """The month's draws: scheduled by ``build_schedules_batch`` (one call per product, method and term), opened
+    in the book by ``lifecycle.activate`` (the disbursement entries), and any first-draw coupon booked."""
+    from smelend.servicing.batch import build_schedules_batch
+
+    loan_id = next_loan_id
+    for (product_id, method, term), rows in groups.items():
+        began = time.perf_counter()
+        product = engines.catalogue[product_id]
+        batch = build_schedules_batch(np.array([r[1] for r in rows], np.int64), [r[2] for r in rows], term, method, start_day, product.conventions_for(method))
+        counters.schedules += len(rows)
+        counters.schedule_batches += 1
+        stage["schedules"] += time.perf_counter() - began
+        began = time.perf_counter()
+        ids = list(range(loan_id, loan_id + len(rows)))
+        loan_id += len(rows)
+        penalty = Penalty(product.penalty.rate_multiplier, product.penalty.compound_overdue_interest, product.penalty.grace_days, PrepaymentEffect(product.prepayment.value))
+        book.open(pending_from_batch(batch, ids, [r[0] + 1 for r in rows], penalty), [r[0] for r in rows], start_day)
+        for (i, amount, _), lid in zip(rows, ids):
+            month["draws"] += 1
+            month["drawn_fen"] += amount
+            if drew_before[i]:
+                month["repeat_draws"] += 1
+                continue
+            month["first_draws"] += 1
+            month[f"first_draw:{group_of[i][0]}"] += 1
+            bp = strategy.conversion.first_draw_coupon_bp
+            if bp:
+                coupon = int(Decimal(amount) * bp * term / (10_000 * 12))
+                entry = rules.coupon_cost(f"sim:{lid}", start_day, coupon, lid)
+                if entry is not None:
+                    book.entries.append(entry)
+                    month["coupon_cost"] += coupon
+            drew_before[i] = True
+        stage["draws"] += time.perf_counter() - began
+
+
+def ledger_of(entries: list[JournalEntry] | tuple[JournalEntry, ...], cob_rows: list[PostingRows] | tuple[PostingRows, ...]) -> TrialBalance:
+    """The trial balance of a run: its entries plus the daily closes' posting rows (summed as arrays)."""
+    from smelend.servicing.cob_batch import DAY_CLOSE_ACCOUNTS
+
+    totals = dict(trial_balance(entries).balances_fen)
+    sums = np.zeros(len(DAY_CLOSE_ACCOUNTS), np.int64)
+    for rows in cob_rows:
+        np.add.at(sums, rows.posting_account.astype(np.int64), rows.posting_amount_fen)
+    for account, amount in zip(DAY_CLOSE_ACCOUNTS, sums.tolist()):
+        totals[account] = totals.get(account, 0) + amount
+    return TrialBalance({a: v for a, v in sorted(totals.items(), key=lambda kv: kv[0].value)})

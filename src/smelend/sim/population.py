@@ -64,14 +64,16 @@ class Usage(_Strict):
     utilisation_alpha: float = Field(gt=0)
     utilisation_beta: float = Field(gt=0)
     prepay_monthly: float = Field(ge=0, le=1)
+    draw_monthly_with_loan: float = Field(ge=0, le=1)  # another draw on the line while a loan is live (revolving use)
 
 
 class Default(_Strict):
     pd_scale: float = Field(gt=0, le=20)
-    months_to_npl: int = Field(ge=1, le=12)
     months_to_write_off: int = Field(ge=1, le=36)
     lgd: float = Field(ge=0, le=1)
     warning_factor: float = Field(ge=0, le=50)
+    partial_share: float = Field(ge=0, lt=1)
+    late_days: int = Field(ge=1, le=27)
 
 
 class Shock(_Strict):

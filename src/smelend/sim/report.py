@@ -20,7 +20,7 @@ SUMMARY_ROWS = (
     ("credit_losses", "Credit losses (yuan)", "yuan"), ("operating_cost", "Operating cost (yuan)", "yuan"),
     ("acquisition_cost", "Acquisition cost (yuan)", "yuan"), ("profit", "Profit (yuan)", "yuan"), ("raroc", "RAROC", "pct"),
     ("yield", "Yield", "pct"), ("decisions", "Risk-engine decisions", "count"), ("schedules", "Schedules", "count"),
-    ("journal_entries", "Journal entries", "count"), ("cob_runs", "Month-end closes", "count"), ("ledger_balanced", "Ledger balanced", "raw"),
+    ("journal_entries", "Journal entries", "count"), ("cob_runs", "Daily closes (cob_batch)", "count"), ("ledger_balanced", "Ledger balanced", "raw"),
 )
 
 

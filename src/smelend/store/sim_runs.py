@@ -33,7 +33,7 @@ def write_run_ledger(result: RunResult, path: Path) -> LedgerCheck:
     try:
         metadata.create_all(engine, tables=[journal_entries, postings, account_balances])
         with engine.begin() as conn:
-            written = ledger_store.post_entries(conn, list(result.entries))
+            written = ledger_store.post_entries(conn, list(result.all_entries()))
         with engine.connect() as conn:
             running = ledger_store.trial_balance(conn)
             recomputed = ledger_store.recomputed_trial_balance(conn)
