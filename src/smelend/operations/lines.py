@@ -35,9 +35,12 @@ class DisbursementFailed(RuntimeError):
 
 def bring_to(book: Book, day: date) -> bool:
     """Close every business day before ``day`` so an operation on ``day`` sees an up-to-date book; True
-    when there was something to do (the usual case, nothing, costs one read without the write lock)."""
-    from smelend.operations.cob import close_business
+    when there was something to do (the usual case, nothing, costs one read without the write lock).
 
+    The days are closed by the same pipeline as ``smelend cob`` (loans, snapshot, behaviour score,
+    reassessment, collections actions; :func:`smelend.cob.pipeline.run_close_of_business`), on an
+    in-process runner and the same data folder: there is one close of business, whoever starts it.
+    """
     with reading(book.engine) as conn:
         current = refuse_if_past(conn, day)
     if current.business_date is not None and not days_to_close(current, day - timedelta(days=1)):
@@ -45,8 +48,18 @@ def bring_to(book: Book, day: date) -> bool:
     with book.engine.begin() as conn:
         refuse_if_past(conn, day)
         start_calendar_if_new(conn, day)
-    close_business(book, day - timedelta(days=1))
+    close_through(book, day - timedelta(days=1))
     return True
+
+
+def close_through(book: Book, through: date) -> None:
+    """The full close of business of every open day through ``through``, in this process (one worker:
+    the days an operation catches up are few and its book is the one the caller is using)."""
+    from smelend.cob.pipeline import run_close_of_business  # the pipeline imports operations: import here
+    from smelend.cob.runners import LocalRunner
+    from smelend.settings import data_dir
+
+    run_close_of_business(book, through, LocalRunner(workers=1), data_dir())
 
 
 def open_line(book: Book, uscc: str, product_id: str, limit_fen: int, annual_rate: Decimal, start: date, end: date | None = None, name: str | None = None) -> CreditLine:
