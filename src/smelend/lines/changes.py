@@ -8,6 +8,10 @@ The invariants every change keeps (asserted here, and by the database's check co
 ``0 <= used <= limit`` so ``used + available = limit`` with ``available >= 0``; a decrease never
 takes the limit below what is used — it caps at used, and nothing is available to draw until the
 borrower repays below the new limit; the temporary part of a limit is within the limit.
+
+A decision capped at used keeps its decided limit as the line's target (``target_limit_fen``): as
+principal is repaid the limit steps down to ``max(target, used)`` — each step recorded as a change of
+its own (:func:`step_down_change`, reason :func:`step_down_reason`) — until it reaches the target.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ class LineChange:
     temp_limit_fen: int
     temp_limit_until: date | None
     effective_date: date
+    target_limit_fen: int | None = None  # the decided limit when it was capped at used
 
     def __post_init__(self) -> None:
         assert self.limit_after_fen > 0, self
@@ -49,6 +54,7 @@ class LineChange:
         assert 0 <= self.temp_limit_fen <= self.limit_after_fen, self
         assert self.end_after >= self.end_before, self
         assert self.reasons, "every change has a reason"
+        assert self.target_limit_fen is None or 0 < self.target_limit_fen < self.limit_after_fen, self
 
     @classmethod
     def from_row(cls, row: dict) -> "LineChange":
@@ -72,6 +78,7 @@ class LineChange:
             "end_date": self.end_after.isoformat(),
             "temporary_limit": format_yuan(self.temp_limit_fen) if self.temp_limit_fen else None,
             "temporary_until": self.temp_limit_until.isoformat() if self.temp_limit_until else None,
+            "target_limit": format_yuan(self.target_limit_fen) if self.target_limit_fen is not None else None,
         }
         return EVENT_PREFIX + self.action, json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
@@ -95,6 +102,8 @@ def _yuan(column: str) -> pl.Expr:
 def notifications(changes: pl.DataFrame) -> pl.DataFrame:
     """The outbox event and JSON payload of every change, vectorised: the same text as
     :meth:`LineChange.notification` gives one by one (a test compares them)."""
+    if "target_limit_fen" not in changes.columns:
+        changes = changes.with_columns(pl.lit(None, pl.Int64).alias("target_limit_fen"))
     temp = pl.col("temp_limit_fen")
     return changes.with_columns((pl.col("limit_after_fen") - pl.col("used_fen")).alias("_available")).with_columns(
         (pl.lit(EVENT_PREFIX) + pl.col("action")).alias("event"),
@@ -108,6 +117,7 @@ def notifications(changes: pl.DataFrame) -> pl.DataFrame:
             pl.col("line_id"),
             pl.col("reasons").str.split(",").alias("reasons"),
             pl.col("status_after").alias("status"),
+            pl.when(pl.col("target_limit_fen").is_not_null()).then(_yuan("target_limit_fen")).otherwise(None).alias("target_limit"),
             pl.when(temp > 0).then(_yuan("temp_limit_fen")).otherwise(None).alias("temporary_limit"),
             pl.when(temp > 0).then(pl.col("temp_limit_until").dt.strftime("%Y-%m-%d")).otherwise(None).alias("temporary_until"),
         ).struct.json_encode().alias("payload"),
@@ -123,4 +133,31 @@ def check_changes(changes: pl.DataFrame) -> None:
     temp = changes.get_column("temp_limit_fen").to_numpy()
     bad = (limit_after <= 0) | (used < 0) | (used > limit_after) | (temp < 0) | (temp > limit_after)
     assert not bad.any(), f"line {changes.get_column('line_id')[int(np.argmax(bad))]}: a change breaks used <= limit"
+    if "target_limit_fen" in changes.columns:
+        target = changes.get_column("target_limit_fen").fill_null(1).to_numpy()
+        bad = (target <= 0) | ((target >= limit_after) & changes.get_column("target_limit_fen").is_not_null().to_numpy())
+        assert not bad.any(), f"line {changes.get_column('line_id')[int(np.argmax(bad))]}: a target must be below the limit posted"
     assert changes.get_column("line_id").is_unique().all(), "one change a line a day"
+
+
+STEP_DOWN_REASON_PREFIX = "STEP_DOWN_OF_CHANGE_"
+
+
+def step_down_reason(change_id: int) -> str:
+    """The reason code of a step-down: which decided change (its line_changes id) it carries on."""
+    return f"{STEP_DOWN_REASON_PREFIX}{change_id}"
+
+
+def step_down_change(line: CreditLine, target_fen: int, change_id: int, day: date) -> LineChange | None:
+    """The next step of a line towards its target after principal was repaid: the limit goes down to
+    ``max(target, used)`` (never below used, so available stays >= 0 and is 0 until the target is
+    reached); None when it cannot go lower yet. The recorded target is None once it is reached."""
+    limit_after = max(target_fen, line.used_fen)
+    if limit_after >= line.limit_fen:
+        return None
+    return LineChange(
+        line_id=line.id, action="decrease", reasons=(step_down_reason(change_id),), limit_before_fen=line.limit_fen,
+        limit_after_fen=limit_after, used_fen=line.used_fen, status_before=line.status.value, status_after=line.status.value,
+        end_before=line.end, end_after=line.end, temp_limit_fen=0, temp_limit_until=None, effective_date=day,
+        target_limit_fen=target_fen if target_fen < limit_after else None,
+    )

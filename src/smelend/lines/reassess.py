@@ -13,7 +13,8 @@ runs on every batch, on any runner, so it is vectorised (polars and numpy) end t
 3. **amounts**: increases (+ ``increase_step``, capped by the product's maximum and the capacity
    model's debt-to-revenue and owner caps on refreshed revenue, rounded down to the capacity model's
    unit), decreases (- ``decrease_step``, never below the product's minimum nor below what is used:
-   a line drawn past its new limit is capped at used, so nothing is available), seasonal temporary
+   a line drawn past its new limit is capped at used, so nothing is available, and keeps the decided
+   limit as its target, stepped down to as principal is repaid), seasonal temporary
    limits (``uplift`` of the limit, within the product's maximum, until the season's last day),
    renewals (another ``line_validity_months``), freeze and unfreeze;
 4. **choice**: an action is allowed when its rule fired, its amounts change something and the
@@ -64,8 +65,13 @@ CHANGE_SCHEMA = {
     "temp_limit_fen": pl.Int64,  # after the change (0: none)
     "temp_limit_until": pl.Date,
     "effective_date": pl.Date,
+    "target_limit_fen": pl.Int64,  # the decided limit when it was capped at used (null: not capped)
 }
-"""One row per line that changes: the decision :mod:`smelend.lines.changes` posts to the line."""
+"""One row per line that changes: the decision :mod:`smelend.lines.changes` posts to the line.
+
+A decision whose limit would fall below what is used (a decrease, or a season's end on a line drawn
+into its temporary part) posts ``limit_after_fen = used_fen`` and keeps the decided limit as
+``target_limit_fen``: the line steps down to it as principal is repaid (:func:`smelend.store.line_changes.step_down`)."""
 
 _OWNER_BASIS = "owner_income_monthly"
 
@@ -278,7 +284,9 @@ def reassess(frame: pl.DataFrame, as_of: date, context: ReassessContext) -> pl.D
         else:
             limit_after[pick] = after[name][0][rows[pick]]
             temp_after[pick] = after[name][1][rows[pick]]
+    decided = limit_after.copy()
     limit_after = np.maximum(limit_after, used[rows])  # never below used: the rest is not available
+    target = np.where(decided < limit_after, decided, -1)  # capped at used: the limit to step down to
     status_before = status[rows]
     status_after = np.where(action == "freeze", "frozen", np.where(action == "unfreeze", "active", status_before))
     end_before = frame.get_column("end_date").gather(rows).to_list()
@@ -306,6 +314,7 @@ def reassess(frame: pl.DataFrame, as_of: date, context: ReassessContext) -> pl.D
             "temp_limit_fen": temp_after,
             "temp_limit_until": until_after,
             "effective_date": [as_of] * rows.size,
+            "target_limit_fen": [None if t < 0 else t for t in target.tolist()],
         },
         schema=CHANGE_SCHEMA,
     )

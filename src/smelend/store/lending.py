@@ -19,6 +19,7 @@ from sqlalchemy import Table
 from sqlalchemy.engine import Connection, RowMapping
 
 from smelend.errors import InvalidInput
+from smelend.money import format_yuan
 from smelend.servicing.conventions import Method, conventions_from_settings, conventions_to_settings
 from smelend.servicing.credit_line import CreditLine, LineStatus
 from smelend.servicing.loan import LoanInstallment, LoanState, LoanStatus, LoanTermsOnFile, PrepaymentEffect
@@ -106,6 +107,7 @@ _RESERVE = (
         credit_lines.c.id == bindparam("line_id"),
         credit_lines.c.status == LineStatus.ACTIVE.value,
         credit_lines.c.used_fen + bindparam("amount_fen") <= credit_lines.c.limit_fen,
+        credit_lines.c.target_limit_fen.is_(None),  # a decrease still stepping down: no new draws
     )
     .values(used_fen=credit_lines.c.used_fen + bindparam("amount_fen"), version=credit_lines.c.version + 1)
 )
@@ -117,20 +119,34 @@ _RELEASE = (
 
 
 def reserve(conn: Connection, line_id: int, amount_fen: int) -> None:
-    """Add to used only if the line is active and stays within its limit; otherwise say why."""
+    """Add to used only if the line is active, stays within its limit and has no decrease still stepping
+    down to its target; otherwise say why."""
     done = conn.execute(_RESERVE, {"line_id": line_id, "amount_fen": amount_fen})
     if done.rowcount != 1:
         line = get_line(conn, line_id)
         line.refuse_draw(amount_fen, line.start)
+        refuse_if_stepping_down(conn, line_id)
         raise ConcurrentChange(f"line {line_id}")
 
 
+def refuse_if_stepping_down(conn: Connection, line_id: int) -> None:
+    """A line whose decided decrease is still stepping down (its target pending) takes no draws."""
+    target = conn.scalar(select(credit_lines.c.target_limit_fen).where(credit_lines.c.id == line_id))
+    if target is not None:
+        raise InvalidInput.one("line", f"is stepping down to its decided limit of {format_yuan(target)} as it is repaid: no draws until then")
+
+
 def release(conn: Connection, line_id: int, amount_fen: int) -> None:
-    """Give principal back to the line (repaid, or a draw that never went out)."""
+    """Give principal back to the line (repaid, or a draw that never went out); a line with a pending
+    target (a decrease capped at used) steps its limit down towards it, recorded as a change
+    (:func:`smelend.store.line_changes.step_down`)."""
     if amount_fen == 0:
         return
     done = conn.execute(_RELEASE, {"line_id": line_id, "amount_fen": amount_fen})
     assert done.rowcount == 1, f"line {line_id} would go below zero used"
+    from smelend.store.line_changes import step_down  # line changes import the pure core and the outbox
+
+    step_down(conn, line_id)
 
 
 def set_line_status(conn: Connection, line_id: int, status: LineStatus, allowed_from: Iterable[LineStatus]) -> CreditLine:
