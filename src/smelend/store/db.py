@@ -6,10 +6,25 @@ over pysqlite's transaction control), so a read-then-guarded-update takes the wr
 A connection opened by :func:`reading` begins with a plain (deferred) ``BEGIN`` instead: under WAL a
 reader then neither waits for nor blocks the writer, which is what lets a service answer lookups
 while another request writes. It must not write (SQLite would refuse an upgrade that lost a race).
+
+Writers queue on an OS file lock, not on SQLite's busy handler. SQLite's handler waits by *sleeping*,
+with back-off up to 100 ms a retry, so with writers in several processes (``smelend serve --workers N``)
+a write could wait 100 ms after the lock had long been free, and p99 latencies were seconds. So a write
+transaction on a SQLite file first takes ``flock(LOCK_EX)`` on ``<database>.write-lock`` (blocking: the
+kernel wakes the waiter the moment the holder releases) and releases it once COMMIT or ROLLBACK has
+returned (:class:`WriteLockedConnection`). Every process that opens the file through :func:`make_engine`
+queues there; a writer that does not (the ``sqlite3`` shell) is still waited for by the busy handler.
+Reads (:func:`reading`) never take the file lock. A thread that already holds it on another connection
+(a write transaction opened inside another) does not take it again, which would deadlock; it falls
+back to the busy handler. The lock dies with its process, so a killed worker never leaves it held.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
+import sqlite3
+import threading
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -26,6 +41,84 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15_000  # how long a writer waits for the lock before "database is locked"
 READ_ONLY_OPTION = "smelend_read_only"  # execution option set by reading()
 MIGRATION_LOCK_ID = 0x5E1E_0001  # PostgreSQL advisory lock held while migrating, so two starts do not race
+WRITE_LOCK_SUFFIX = ".write-lock"  # next to the SQLite file: the lock writers queue on
+
+_held_by_thread: dict[int, int] = {}  # thread id -> how many write locks it holds (on any connection)
+
+
+class WriteLockedConnection(sqlite3.Connection):
+    """A pysqlite connection that holds an exclusive ``flock`` on its database's write-lock file from
+    :meth:`take_write_lock` (called as a write transaction begins) until its COMMIT or ROLLBACK returns.
+
+    Each connection opens the lock file itself: ``flock`` locks belong to an open file, so two
+    connections of one process exclude each other just as two processes do.
+    """
+
+    lock_path: str | None = None
+    _lock_fd: int | None = None
+    _holder: int | None = None  # the thread that took the lock, while held
+
+    @property
+    def holds_write_lock(self) -> bool:
+        return self._holder is not None
+
+    def take_write_lock(self) -> None:
+        """Block until this connection holds the write lock (a no-op when it or its thread already does)."""
+        thread = threading.get_ident()
+        if self.lock_path is None or self._holder is not None or _held_by_thread.get(thread, 0) > 0:
+            return
+        if self._lock_fd is None:
+            self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        self._holder = thread
+        _held_by_thread[thread] = _held_by_thread.get(thread, 0) + 1
+
+    def release_write_lock(self) -> None:
+        holder = self._holder
+        if holder is None:
+            return
+        assert self._lock_fd is not None
+        self._holder = None
+        left = _held_by_thread.pop(holder, 1) - 1
+        if left > 0:
+            _held_by_thread[holder] = left
+        fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def commit(self) -> None:
+        try:
+            super().commit()
+        finally:
+            self.release_write_lock()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self.release_write_lock()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self.release_write_lock()
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+
+
+def write_lock_path(url: str | URL) -> Path | None:
+    """``<database>.write-lock`` for a SQLite file; None for an in-memory database or PostgreSQL.
+
+    >>> write_lock_path("sqlite:////srv/smelend.db")
+    PosixPath('/srv/smelend.db.write-lock')
+    >>> write_lock_path("sqlite://") is None
+    True
+    """
+    parsed = normalise_url(url)
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or database in (None, "", ":memory:") or database.startswith("file:"):
+        return None
+    return Path(database).absolute().with_name(Path(database).name + WRITE_LOCK_SUFFIX)
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -52,16 +145,21 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         synchronous = settings.sqlite_synchronous()  # checked once, before any connection
+        lock_path = write_lock_path(parsed)
+        if lock_path is not None:
+            kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "factory": WriteLockedConnection}
         engine = create_engine(parsed, **kwargs)
-        event.listen(engine, "connect", partial(_sqlite_on_connect, synchronous=synchronous))
+        event.listen(engine, "connect", partial(_sqlite_on_connect, synchronous=synchronous, lock_path=lock_path))
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(parsed, **kwargs)
 
 
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any, synchronous: str) -> None:
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any, synchronous: str, lock_path: Path | None = None) -> None:
     dbapi_connection.isolation_level = None  # pysqlite stops emitting BEGIN; _sqlite_on_begin does it
+    if lock_path is not None and isinstance(dbapi_connection, WriteLockedConnection):
+        dbapi_connection.lock_path = str(lock_path)
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
@@ -73,7 +171,19 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any, synchronous: str) ->
 
 
 def _sqlite_on_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY_OPTION) else "BEGIN IMMEDIATE")
+    if conn.get_execution_options().get(READ_ONLY_OPTION):
+        conn.exec_driver_sql("BEGIN")
+        return
+    dbapi_connection = conn.connection.dbapi_connection
+    if not isinstance(dbapi_connection, WriteLockedConnection):
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return
+    dbapi_connection.take_write_lock()
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        dbapi_connection.release_write_lock()
+        raise
 
 
 def reading(engine: Engine) -> Connection:
