@@ -71,8 +71,33 @@ def test_simulate_runs_one_strategy(db_url: str, tmp_path: Path) -> None:
     done = run("simulate", "--strategy", str(BASELINE), "--smes", "400", "--months", "3", "--out", str(out), "--json")
     assert done.returncode == 0, done.stderr
     doc = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
-    assert list(doc["strategies"]) == ["baseline"] and doc["strategies"]["baseline"]["cob_runs"] == 3
+    assert list(doc["strategies"]) == ["baseline"] and doc["strategies"]["baseline"]["cob_runs"] == 31 + 28 + 31  # daily closes, Jan-Mar 2026
     assert counts(db_url) == {"sim_runs": 1, "sim_run_strategies": 1}
+
+
+@pytest.mark.db
+def test_simulate_stores_its_marketing_events_and_the_funnel_counts_are_the_runs(db_url: str, tmp_path: Path) -> None:
+    out = tmp_path / "events"
+    done = run("simulate", "--strategy", str(OPTIMIZED), "--smes", "800", "--months", "6", "--seeds", "2", "--workers", "1",
+               "--marketing-events", "--out", str(out), "--json")
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout)
+    seeds = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["strategies"]["optimized"]["per_seed"]
+    total = {key: sum(p[key] for p in seeds) for key in ("applications", "approvals", "lines", "customers_drawn", "draws")}
+    assert printed["marketing_events"]["strategy"] == "optimized" and printed["marketing_events"]["rows"] > total["applications"] > 0
+    funnel = run("marketing", "funnel", "--json")
+    assert funnel.returncode == 0, funnel.stderr
+    steps = {s["step"]: s["count"] for s in json.loads(funnel.stdout)["funnel"][0]["steps"]}
+    assert steps["application"] == total["applications"]
+    assert steps["approval"] == total["approvals"]
+    assert steps["acceptance"] == total["lines"]
+    assert steps["first_draw"] == total["customers_drawn"] > 0
+    channels = run("marketing", "channels", "--json")
+    assert channels.returncode == 0, channels.stderr
+    rows = json.loads(channels.stdout)
+    rows = rows["channels"] if isinstance(rows, dict) else rows
+    assert sum(r["applications"] for r in rows) == total["applications"]
+    assert sum(r["first_draws"] + r["repeat_draws"] for r in rows) == total["draws"]
 
 
 BAD = [

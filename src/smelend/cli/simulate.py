@@ -34,6 +34,9 @@ SEEDS_OPTION = typer.Option(1, "--seeds", help="Seeds (independent markets); fig
 OUT_OPTION = typer.Option(..., "--out", help="Folder for metrics.json, report.html and the runs' ledgers.")
 WORKERS_OPTION = typer.Option(None, "--workers", help="Processes to run strategies and seeds in (default: up to 2).")
 SHOCK_OPTION = typer.Option(True, "--shock/--no-shock", help="Apply the macro shock of market.yaml (2020-2022-like).")
+EVENTS_OPTION = typer.Option(False, "--marketing-events", help="Store the run's marketing events (prospects, touches, applications, draws; all seeds) "
+                             "as the database's marketing data set, replacing it, for `smelend marketing funnel|channels`. "
+                             "On compare: the --strategy's events.")
 
 
 def check_sizes(found: Collector, smes: int, months: int, seeds: int, workers: Optional[int]) -> int:
@@ -68,9 +71,11 @@ def load_strategies(found: Collector, files: list[tuple[Path, str]]) -> list[Any
 
 
 def execute(kind: str, strategies: list[Any], *, baseline: Optional[str], ablation_names: tuple[str, ...], smes: int, months: int, seeds: int,
-            shock: bool, workers: int, out: Path, quiet: bool = False, database_url: Optional[str] = None) -> tuple[dict[str, Any], int]:
-    """Run, write the ledgers, metrics.json and report.html, record the run; the document and the run id."""
-    from smelend.sim.compare import metrics_document, run_all
+            shock: bool, workers: int, out: Path, quiet: bool = False, database_url: Optional[str] = None,
+            events_of: Optional[str] = None) -> tuple[dict[str, Any], int]:
+    """Run, write the ledgers, metrics.json and report.html, record the run (and, for ``events_of``, store that
+    strategy's marketing events as the marketing data set); the document and the run id."""
+    from smelend.sim.compare import merged_events, metrics_document, run_all
     from smelend.sim.report import render
     from smelend.store import open_store
     from smelend.store.sim_runs import record_run, write_run_ledger
@@ -80,7 +85,7 @@ def execute(kind: str, strategies: list[Any], *, baseline: Optional[str], ablati
     with Progress(*columns, console=stderr, transient=not stderr.is_terminal, disable=quiet) as bar:
         task = bar.add_task(f"{len(strategies)} strateg{'y' if len(strategies) == 1 else 'ies'} x {seeds} seed(s), {smes:,} businesses", total=len(strategies) * seeds * months)
         results = run_all(strategies, smes=smes, months=months, seeds=seeds, shock=shock, workers=workers,
-                          progress=lambda done, total: bar.update(task, completed=done))
+                          progress=lambda done, total: bar.update(task, completed=done), marketing_events=(events_of,) if events_of else ())
     out.mkdir(parents=True, exist_ok=True)
     checks = {name: [write_run_ledger(r, out / "ledgers" / f"{name}-seed{r.seed}.sqlite") for r in runs] for name, runs in results.items()}
     doc = metrics_document(results, smes=smes, months=months, seeds=seeds, shock=shock, baseline=baseline, checks=checks,
@@ -91,6 +96,10 @@ def execute(kind: str, strategies: list[Any], *, baseline: Optional[str], ablati
     try:
         with engine.begin() as conn:
             run_id = record_run(conn, kind, doc, out.resolve())
+            if events_of:
+                from smelend.store.marketing import replace_data
+
+                doc["marketing_events"] = {"strategy": events_of, "rows": replace_data(conn, merged_events(results[events_of]))}
     finally:
         engine.dispose()
     return doc, run_id
@@ -112,6 +121,7 @@ def headline(doc: dict[str, Any], run_id: int, out: Path) -> dict[str, Any]:
     return {
         "run_id": run_id, "out": str(out), "metrics": str(out / "metrics.json"), "report": str(out / "report.html"), "currency_unit": "fen",
         "strategies": {name: {k: s[k] for k in HEADLINE} for name, s in doc["strategies"].items()},
+        **({"marketing_events": doc["marketing_events"]} if "marketing_events" in doc else {}),
     }
 
 
@@ -121,13 +131,15 @@ def show(doc: dict[str, Any], run_id: int, out: Path, json_out: bool) -> None:
         return
     stdout.print(summary_table(doc))
     stdout.print(f"run {run_id}: {out / 'metrics.json'}, {out / 'report.html'}")
+    if "marketing_events" in doc:
+        stdout.print(f"marketing events of {doc['marketing_events']['strategy']}: {doc['marketing_events']['rows']:,} rows stored (smelend marketing funnel|channels)")
 
 
 @app.command("simulate")
 def simulate_command(
     strategy: Path = typer.Option(..., "--strategy", help="Strategy file (YAML), e.g. strategies/baseline.yaml."),
     smes: int = SMES_OPTION, months: int = MONTHS_OPTION, seeds: int = SEEDS_OPTION, out: Path = OUT_OPTION,
-    workers: Optional[int] = WORKERS_OPTION, shock: bool = SHOCK_OPTION, json_out: bool = JSON_OPTION,
+    workers: Optional[int] = WORKERS_OPTION, shock: bool = SHOCK_OPTION, marketing_events: bool = EVENTS_OPTION, json_out: bool = JSON_OPTION,
 ) -> None:
     """Run one strategy in the simulated SME market on the real engines; write metrics.json and report.html."""
     found = Collector()
@@ -135,7 +147,8 @@ def simulate_command(
     check_out(found, out)
     loaded = load_strategies(found, [(strategy, "strategy")])
     found.raise_if_any()
-    doc, run_id = execute("simulate", loaded, baseline=None, ablation_names=(), smes=smes, months=months, seeds=seeds, shock=shock, workers=processes, out=out)
+    doc, run_id = execute("simulate", loaded, baseline=None, ablation_names=(), smes=smes, months=months, seeds=seeds, shock=shock, workers=processes, out=out,
+                          events_of=loaded[0].name if marketing_events else None)
     show(doc, run_id, out, json_out)
 
 
@@ -145,7 +158,7 @@ def compare_command(
     strategy: Path = typer.Option(..., "--strategy", help="The strategy to compare, e.g. strategies/optimized.yaml."),
     smes: int = SMES_OPTION, months: int = MONTHS_OPTION, seeds: int = SEEDS_OPTION, out: Path = OUT_OPTION,
     ablation: bool = typer.Option(False, "--ablation", help="Also run each lever alone and all levers but one."),
-    workers: Optional[int] = WORKERS_OPTION, shock: bool = SHOCK_OPTION, json_out: bool = JSON_OPTION,
+    workers: Optional[int] = WORKERS_OPTION, shock: bool = SHOCK_OPTION, marketing_events: bool = EVENTS_OPTION, json_out: bool = JSON_OPTION,
 ) -> None:
     """Compare a strategy with the baseline on the same simulated markets (same businesses, same draws)."""
     from smelend.sim.strategy import ablation as variants
@@ -159,5 +172,6 @@ def compare_command(
     found.raise_if_any()
     extra = variants(loaded[0], loaded[1]) if ablation else []
     doc, run_id = execute("compare", loaded + extra, baseline=loaded[0].name, ablation_names=tuple(s.name for s in extra),
-                          smes=smes, months=months, seeds=seeds, shock=shock, workers=processes, out=out)
+                          smes=smes, months=months, seeds=seeds, shock=shock, workers=processes, out=out,
+                          events_of=loaded[1].name if marketing_events else None)
     show(doc, run_id, out, json_out)

@@ -51,18 +51,20 @@ class LedgerCheck:
 LedgerWriter = Callable[[RunResult], LedgerCheck]
 
 
-def _task(strategy: StrategyFile, smes: int, months: int, seed: int, shock: bool, start: date, progress_queue: Any = None, key: Any = None) -> RunResult:
+def _task(strategy: StrategyFile, smes: int, months: int, seed: int, shock: bool, start: date, progress_queue: Any = None, key: Any = None,
+          events: bool = False) -> RunResult:
     market = load_market()
     population = generate_population(smes, seed, market)
     report = (lambda month: progress_queue.put((key, month))) if progress_queue is not None else None
-    return run_market(population, strategy, market, months=months, start=start, shock=shock, progress=report)
+    return run_market(population, strategy, market, months=months, start=start, shock=shock, progress=report, marketing_events=events)
 
 
 def run_all(
     strategies: Sequence[StrategyFile], *, smes: int, months: int, seeds: int, shock: bool = True, start: date = date(2026, 1, 1),
-    workers: int = 1, progress: Callable[[int, int], None] | None = None,
+    workers: int = 1, progress: Callable[[int, int], None] | None = None, marketing_events: Sequence[str] = (),
 ) -> dict[str, list[RunResult]]:
-    """Every strategy on every seed (0 .. seeds-1); ``progress(months done, months in all)``; ``workers`` processes."""
+    """Every strategy on every seed (0 .. seeds-1); ``progress(months done, months in all)``; ``workers`` processes.
+    The strategies named in ``marketing_events`` also emit their marketing events (``RunResult.events``)."""
     tasks = [(s, seed) for seed in range(seeds) for s in strategies]
     total = len(tasks) * months
     out: dict[str, list[RunResult]] = {s.name: [] for s in strategies}
@@ -78,13 +80,14 @@ def run_all(
                 done_months[k] = month
                 report()
             market = load_market()
-            out[s.name].append(run_market(generate_population(smes, seed, market), s, market, months=months, start=start, shock=shock, progress=one))
+            out[s.name].append(run_market(generate_population(smes, seed, market), s, market, months=months, start=start, shock=shock, progress=one,
+                                          marketing_events=s.name in marketing_events))
     else:
         ctx = multiprocessing.get_context("spawn")
         with ctx.Manager() as manager, ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             q = manager.Queue()
             futures: dict[Future[RunResult], tuple[str, int]] = {
-                pool.submit(_task, s, smes, months, seed, shock, start, q, k): (s.name, seed) for k, (s, seed) in enumerate(tasks)
+                pool.submit(_task, s, smes, months, seed, shock, start, q, k, s.name in marketing_events): (s.name, seed) for k, (s, seed) in enumerate(tasks)
             }
             pending = set(futures)
             while pending:
@@ -104,6 +107,17 @@ def run_all(
     for name in out:
         out[name].sort(key=lambda r: r.seed)
     return out
+
+
+def merged_events(runs: Sequence[RunResult]) -> Any:
+    """One strategy's marketing events over its seeds (ids carry the seed, so rows never collide)."""
+    import polars as pl
+
+    from smelend.marketing.events import FRAMES, MarketingData
+
+    parts = [r.events for r in runs if r.events is not None]
+    assert parts, "no run emitted marketing events"
+    return MarketingData(as_of=max(p.as_of for p in parts), **{name: pl.concat([getattr(p, name) for p in parts]) for name in FRAMES})
 
 
 def _mean_fen(values: Sequence[int]) -> int:

@@ -43,6 +43,7 @@ from smelend.ledger.rules import Receipt
 from smelend.servicing.cob_batch import PostingRows
 from smelend.servicing.loan import PrepaymentEffect
 from smelend.sim.book import LiveBook, Penalty, pending_from_batch
+from smelend.sim.events import EventRecorder
 from smelend.sim.population import MarketSettings, Population, application_for, competitor_rate, price_sensitivity
 from smelend.sim.strategy import StrategyFile
 
@@ -178,8 +179,10 @@ def run_market(
     start: date = date(2026, 1, 1),
     shock: bool = True,
     progress: Callable[[int], None] | None = None,
+    marketing_events: bool = False,
 ) -> RunResult:
-    """Run ``strategy`` on ``population`` for ``months`` months from ``start``; ``progress(month)`` after each."""
+    """Run ``strategy`` on ``population`` for ``months`` months from ``start``; ``progress(month)`` after each.
+    ``marketing_events``: also emit the run's marketing events (:mod:`smelend.sim.events`) as ``RunResult.events``."""
     from smelend.marketing.channels import Activity, spend_fen
     from smelend.marketing.events import profile_of
     from smelend.pricing.optimize import optimal_rates
@@ -226,7 +229,9 @@ def run_market(
     loss_by_business = np.zeros(n, np.int64)
     channel_names = {c: k for k, c in enumerate(market.channels)}
     channel_of = np.full(n, -1, np.int64)
-    events = None
+    events = EventRecorder(seed, market.review.hours) if marketing_events else None
+    late_loans: set[int] = set()
+    by_campaign = np.zeros(n, bool)
     line_terms: dict[int, dict[str, Any]] = {}
     group_of: dict[int, tuple[str, str, str]] = {}
     applicant_pds: list[float] = []
@@ -258,9 +263,12 @@ def run_market(
                 continue
             contacted = eligible & (_uniforms(seed, m, 200 + j, n) < campaign.share_contacted)
             contacts += int(contacted.sum())
+            if events is not None:
+                events.contacted(np.flatnonzero(contacted), campaign.channel, first)
             month["campaign_cost"] += int(round(int(contacted.sum()) * campaign.cost_per_contact_yuan * 100))
             hit = contacted & need & (via < 0) & (_uniforms(seed, m, 300 + j, n) < campaign.conversion)
             via[hit] = channel_index[campaign.channel]
+            by_campaign[hit] = True
         applicants = np.flatnonzero(via >= 0)
         names = list(market.channels)
         u_review, u_accept = _uniforms(seed, m, 2, n), _uniforms(seed, m, 3, n)
@@ -276,8 +284,10 @@ def run_market(
                 application = application.model_copy(update={"product_id": strategy.products[i % len(strategy.products)]})
             product = engines.catalogue[application.product_id]
             applied_at = datetime(application.applied_on.year, application.applied_on.month, application.applied_on.day, 9, tzinfo=timezone.utc)
+            asked = time.perf_counter()
             evidence = gather(application, provider, clock=lambda: applied_at)
             decision = decide(application, evidence, engines.risk_strategy, product, engines.pricer)
+            engine_ms = (time.perf_counter() - asked) * 1000
             counters.decisions += 1
             month["applications"] += 1
             channel_apps[channel] += 1
@@ -295,6 +305,11 @@ def run_market(
             if outcome == "refer":
                 month["reviews"] += 1
                 outcome = "approve" if u_review[i] < review_share and decision.offer is not None else "decline"
+            if outcome == "approve" and (decision.offer is None or decision.price is None):
+                outcome = "decline"
+            if events is not None:
+                events.application(i, application, profile, pd_true, decision, engine_ms, outcome, decision.outcome == "refer", bool(by_campaign[i]), first)
+            by_campaign[i] = False
             if outcome != "approve" or decision.offer is None or decision.price is None:
                 status[i], declined_month[i] = DECLINED, m
                 continue
@@ -318,6 +333,8 @@ def run_market(
             offered = min(cap, offered + (seg.rate_add if seg else 0.0))
             month["approvals"] += 1
             offered_rates.append(offered)
+            if events is not None:
+                events.offered(offered, None)
             if strategy.rationing.mode == "curve" and peak is not None and offered > peak:
                 month["rationed"] += 1
                 status[i], declined_month[i] = DECLINED, m
@@ -328,12 +345,17 @@ def run_market(
                 status[i] = LOST
                 continue
             b = price_sensitivity(population, i, pd_true, market)
-            if u_accept[i] >= _sigmoid(market.takeup.a + strategy.process.takeup_uplift - b * offered):
+            takeup = _sigmoid(market.takeup.a + strategy.process.takeup_uplift - b * offered)
+            if events is not None:
+                events.offered(offered, float(takeup))
+            if u_accept[i] >= takeup:
                 month["not_accepted"] += 1
                 status[i], declined_month[i] = DECLINED, m
                 continue
             status[i], opened_month[i] = CUSTOMER, m
             limit_fen[i] = base_limit_fen[i] = limit
+            if events is not None:
+                events.line_opened(i, limit)
             rate[i] = offered
             line_rates.append(offered)
             line_pds.append(pd_true)
@@ -414,7 +436,7 @@ def run_market(
             stage["servicing"] += time.perf_counter() - began
             if day == draw_day and groups:
                 _open_draws(groups, book, engines, start_day=day, month=month, counters=counters, stage=stage, drew_before=drew_before,
-                            group_of=group_of, strategy=strategy, next_loan_id=next_loan_id)
+                            group_of=group_of, strategy=strategy, next_loan_id=next_loan_id, events=events, funds_rate=market.costs.funds_rate)
                 next_loan_id += sum(len(rows) for rows in groups.values())
             began = time.perf_counter()
             rows, business, moved = book.close(day)
@@ -426,6 +448,8 @@ def run_market(
                 slipping = book.arrays.days_past_due > 0
                 if slipping.any():
                     warned[book.business[slipping]] = True
+                    if events is not None:
+                        late_loans.update(book.arrays.loan_id[slipping].tolist())
             stage["servicing"] += time.perf_counter() - began
             day += timedelta(days=1)
 
@@ -569,7 +593,7 @@ def run_market(
     return RunResult(
         strategy=strategy.name, seed=seed, businesses=n, months=months, totals=out, by_month=by_month, by_group=by_group,
         counters=counters, entries=tuple(book.entries), cob_rows=tuple(book.cob_rows), stage_seconds=stage, applicant_pds=tuple(applicant_pds),
-        rationing_peak=peak, events=events.finish() if events is not None else None,
+        rationing_peak=peak, events=events.finish(month_end(start, months - 1) + timedelta(days=1), late_loans, defaulted, market.default.lgd) if events is not None else None,
     )
 
 
@@ -594,7 +618,7 @@ def _tally_receipts(received: list[tuple[int, Receipt]], business: np.ndarray, m
 
 def _open_draws(groups: dict[tuple[str, Any, int], list[tuple[int, int, Decimal]]], book: LiveBook, engines: "_Engines", *, start_day: date,
                 month: Counter[str], counters: Counters, stage: dict[str, float], drew_before: np.ndarray, group_of: dict[int, tuple[str, str, str]],
-                strategy: StrategyFile, next_loan_id: int) -> None:
+                strategy: StrategyFile, next_loan_id: int, events: EventRecorder | None, funds_rate: float) -> None:
     """The month's draws: scheduled by ``build_schedules_batch`` (one call per product, method and term), opened
     in the book by ``lifecycle.activate`` (the disbursement entries), and any first-draw coupon booked."""
     from smelend.servicing.batch import build_schedules_batch
@@ -612,7 +636,9 @@ def _open_draws(groups: dict[tuple[str, Any, int], list[tuple[int, int, Decimal]
         loan_id += len(rows)
         penalty = Penalty(product.penalty.rate_multiplier, product.penalty.compound_overdue_interest, product.penalty.grace_days, PrepaymentEffect(product.prepayment.value))
         book.open(pending_from_batch(batch, ids, [r[0] + 1 for r in rows], penalty), [r[0] for r in rows], start_day)
-        for (i, amount, _), lid in zip(rows, ids):
+        for k, ((i, amount, _), lid) in enumerate(zip(rows, ids)):
+            if events is not None:
+                events.drawn(i, lid, start_day, amount, method.value, term, int(batch.interest_fen[k].sum()), funds_rate)
             month["draws"] += 1
             month["drawn_fen"] += amount
             if drew_before[i]:

@@ -90,6 +90,7 @@ class Macro(_Strict):
 
 class Review(_Strict):
     approve_share: float = Field(ge=0, le=1)
+    hours: float = Field(gt=0, le=720)
 
 
 class Costs(_Strict):
