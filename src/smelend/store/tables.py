@@ -148,6 +148,10 @@ credit_lines = Table(
     Column("status", String(STATUS_MAX_CHARS), nullable=False),
     Column("version", Integer, nullable=False, server_default="1"),
     _created_at(),
+    # migration 0010 (line targets): a decrease capped at used leaves its decided limit pending here (and
+    # the line change that decided it); the limit steps down to it as principal is repaid, then both clear
+    Column("target_limit_fen", BigInteger, nullable=True),
+    Column("target_change_id", Integer, nullable=True),
     CheckConstraint("limit_fen > 0", name="limit_positive"),
     CheckConstraint("used_fen >= 0 AND used_fen <= limit_fen", name="used_within_limit"),
     CheckConstraint("status IN ('active', 'frozen', 'expired')", name="status_known"),
@@ -503,7 +507,12 @@ line_changes = Table(  # every reassessment change posted to a line: what, why, 
     Column("strategy_version", String(VERSION_MAX_CHARS), nullable=False),
     Column("model_version", String(VERSION_MAX_CHARS), nullable=False),
     _created_at(),
-    UniqueConstraint("line_id", "effective_date"),  # one change a line a day: a rerun cannot apply one twice
+    # migration 0010 (line targets): the decided target of a decrease capped at used, and the step: 0 for
+    # the day's reassessment decision (one a line a day: a rerun cannot apply one twice), 1, 2, ... for
+    # the day's step-downs towards a target as principal is repaid
+    Column("step", Integer, nullable=False, server_default="0"),
+    Column("target_limit_fen", BigInteger, nullable=True),
+    UniqueConstraint("line_id", "effective_date", "step"),
     CheckConstraint("limit_after_fen > 0 AND limit_after_fen >= used_fen", name="limit_covers_used"),
     CheckConstraint("temp_limit_fen >= 0 AND temp_limit_fen <= limit_after_fen", name="temp_within_limit"),
 )
@@ -639,3 +648,20 @@ sim_run_strategies = Table(  # each strategy (or ablation variant) of a run, wit
     Column("figures", Text, nullable=False),  # the strategy's part of metrics.json
 )
 # --- end strategy lab
+
+
+# --- recorded segmentation runs (issue 8, migration 0012) ----------------------------------------------------
+
+segment_runs = Table(  # one `smelend marketing segments --record RUN`: the book it read, its parameters and the profile document
+    "segment_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(MARKETING_KEY_MAX_CHARS), nullable=False, index=True),  # the run of its segment_assignments rows
+    Column("source", String(MARKETING_KIND_MAX_CHARS), nullable=False),  # db, synthetic
+    Column("customers", Integer, nullable=False),
+    Column("parameters", Text, nullable=False),  # JSON
+    Column("document", Text, nullable=False),  # JSON: what `smelend marketing segments --json` printed
+    _created_at(),
+    CheckConstraint("source IN ('db', 'synthetic')", name="source_known"),
+)
+# --- end recorded segmentation runs
