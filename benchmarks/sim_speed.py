@@ -4,10 +4,12 @@ Each size runs one strategy once (a run is tens of seconds to minutes; a best-of
 real engines, exactly as ``smelend simulate`` does, and reports business-months per second (businesses x
 months / wall seconds) with the seconds of each stage of :func:`smelend.sim.market.run_market`:
 ``applications`` (exposure and channel draws, numpy), ``decisions`` (gather + ``decide`` + pricing per
-application), ``draws`` and ``schedules`` (``build_schedules_batch``), ``servicing`` (the month's
-instalments, defaults, attrition and line reviews, posting-rule entries), ``ledger`` (the in-memory trial
-balance); plus ``population`` (generation) and ``store`` (writing the run's entries through the ledger
-store's bulk writer into a fresh SQLite ledger, and reading the trial balance back).
+application), ``draws`` and ``schedules`` (``build_schedules_batch``, ``lifecycle.activate`` into the book's
+arrays), ``servicing`` (payments through ``apply_payment``, defaults, write-offs, attrition and line reviews),
+``cob`` (the servicing engine's ``close_day_batch`` for every calendar day, with its posting rows), ``ledger``
+(the trial balance of the entries and the daily rows); plus ``population`` (generation) and ``store``
+(writing every entry, the daily closes' included, through the ledger store's bulk writer into a fresh SQLite
+ledger, and reading the trial balance back).
 
 The comparison baseline, measured in the same run on the same loans: the run's draws scheduled one at a
 time with the Decimal path (``build_schedule``) instead of the batch, scaled to the run's schedule count;
@@ -86,6 +88,7 @@ def one_size(businesses: int, months: int, strategy_path: Path) -> dict[str, Any
         "businesses": businesses, "months": months, "strategy": strategy.name,
         "business_months_per_second": businesses * months / total_s, "seconds": total_s, "stage_seconds": stages,
         "decisions": decisions, "schedules": result.counters.schedules, "journal_entries": result.counters.journal_entries,
+        "cob_runs": result.counters.cob_runs, "payments": result.counters.payments, "live_loans_end": result.by_month[-1]["live_loans"],
         "ms_per_decision": 1000 * result.stage_seconds["decisions"] / decisions if decisions else None,
         "decision_share": result.stage_seconds["decisions"] / total_s,
         "schedule_baseline": schedule_baseline(result.counters.schedules),
@@ -111,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['strategy']}: {r['businesses']:,} businesses x {r['months']} months: {r['business_months_per_second']:,.0f} business-months/s "
               f"({r['seconds']:.1f} s; {r['decisions']:,} decisions at {r['ms_per_decision']:.1f} ms = {r['decision_share']:.0%} of the time)")
         print("  stages: " + ", ".join(f"{k} {v:.2f} s" for k, v in r["stage_seconds"].items()))
+        print(f"  engine calls: {r['cob_runs']:,} daily closes, {r['payments']:,} payments, {r['journal_entries']:,} journal entries, {r['live_loans_end']:,} live loans at the end")
         b = r["schedule_baseline"]
         print(f"  baseline: {b['loans']:,} schedules per loan (Decimal) {b['per_loan_seconds_scaled']:.3f} s vs batch {b['batch_seconds']:.3f} s ({b['ratio']:.0f}x)")
     return 0

@@ -51,7 +51,7 @@ RATE_STEP = Decimal("0.0001")
 LINE_STEP_FEN = 10_000  # lines and draws in whole hundreds of yuan
 MIN_DRAW_FEN = 100_000  # 1,000 yuan
 DRAW_DAY = 15  # draws of a month are disbursed on its 15th (one schedule batch per product, method and term)
-STAGES = ("applications", "decisions", "draws", "schedules", "servicing", "ledger")
+STAGES = ("applications", "decisions", "draws", "schedules", "servicing", "cob", "ledger")
 
 # business status codes
 PROSPECT, DECLINED, CUSTOMER, LOST, CLOSED = 0, 1, 2, 3, 4
@@ -112,10 +112,6 @@ def month_start(start: date, m: int) -> date:
 def month_end(start: date, m: int) -> date:
     first = month_start(start, m)
     return date(first.year, first.month, calendar.monthrange(first.year, first.month)[1])
-
-
-def _month_index(start: date, day: date) -> int:
-    return (day.year - start.year) * 12 + day.month - start.month
 
 
 def _uniforms(seed: int, month: int, purpose: int, n: int) -> np.ndarray:
@@ -432,7 +428,7 @@ def run_market(
                     paid_off = book.pay(payoff.tolist(), day, "payoff")
                     month["prepayments"] += len(paid_off)
                     received += paid_off
-                _tally_receipts(received, book.business, month, interest_month, loss_by_business, channel_of, channel_names)
+                _tally_receipts(received, book.business, month, interest_month, loss_by_business)
             stage["servicing"] += time.perf_counter() - began
             if day == draw_day and groups:
                 _open_draws(groups, book, engines, start_day=day, month=month, counters=counters, stage=stage, drew_before=drew_before,
@@ -450,7 +446,7 @@ def run_market(
                     warned[book.business[slipping]] = True
                     if events is not None:
                         late_loans.update(book.arrays.loan_id[slipping].tolist())
-            stage["servicing"] += time.perf_counter() - began
+            stage["cob"] += time.perf_counter() - began
             day += timedelta(days=1)
 
         # --- month end: write-offs, attrition, the line review ------------------------------------------------
@@ -606,7 +602,7 @@ def _by_business(business: np.ndarray, values: np.ndarray, n: int) -> np.ndarray
 
 
 def _tally_receipts(received: list[tuple[int, Receipt]], business: np.ndarray, month: Counter[str], interest_month: np.ndarray,
-                    loss_by_business: np.ndarray, channel_of: np.ndarray, channel_names: dict[str, int]) -> None:
+                    loss_by_business: np.ndarray) -> None:
     """Income and losses of the day's receipts, by business: interest and penalty received from off balance (cash
     basis), fees, and allowances released when a loan closes."""
     for r, applied in received:
