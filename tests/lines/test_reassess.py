@@ -195,3 +195,53 @@ def test_vectorised_notices_equal_the_one_by_one_notice():
     notices = notifications(changes).select("event", "payload").rows()
     assert notices == [LineChange.from_row(row).notification() for row in changes.iter_rows(named=True)]
     assert json.loads(notices[0][1])["line_id"] == changes.row(0, named=True)["line_id"]
+
+
+# --- the owner-level cap: every enterprise of one owner together ----------------------------------------
+
+GOOD = dict(behaviour_grade="A", on_time_streak=8, revenue_trend=0.05)
+
+
+def owners_lines(limits_fen: list[int], owner: int = 7) -> pl.DataFrame:
+    """Lines of one owner's enterprises (one line each), all performing well enough for an increase."""
+    return frame(*(line(**GOOD, line_id=k + 1, enterprise_id=k + 1, owner_person_id=owner, limit_fen=limit, used_fen=limit * 3 // 4) for k, limit in enumerate(limits_fen)))
+
+
+def test_an_owner_with_several_enterprises_stays_within_the_owner_cap():
+    assert CONTEXT.owner_cap_fen == 300_000_000  # 3,000,000 yuan across every enterprise of one owner
+    alone = reassess(owners_lines([70_000_000]), AS_OF, CONTEXT).row(0, named=True)
+    assert (alone["limit_after_fen"], alone["reasons"].split(",")[-1]) == (84_000_000, "INC_GOOD_USE")  # +20%: the owner has room
+    # four lines of 700,000 yuan: 2,800,000 of 3,000,000 used up; the room (200,000) is shared by limit
+    changes = reassess(owners_lines([70_000_000] * 4), AS_OF, CONTEXT)
+    assert changes["limit_after_fen"].to_list() == [75_000_000] * 4
+    assert all(r.split(",")[-1] == "CAP_OWNER" for r in changes["reasons"])
+    assert changes["limit_after_fen"].sum() == CONTEXT.owner_cap_fen
+    # unequal lines: shares in proportion, rounded down to the 1,000-yuan unit, the total still within the cap
+    uneven = reassess(owners_lines([90_000_000, 60_000_000, 40_000_000, 90_000_000]), AS_OF, CONTEXT)
+    assert uneven["limit_after_fen"].to_list() == [96_400_000, 64_200_000, 42_800_000, 96_400_000]
+    assert uneven["limit_after_fen"].sum() <= CONTEXT.owner_cap_fen
+    # an owner at the cap gets no increase on any line; another owner's lines are not affected
+    full = frame(*(line(**GOOD, line_id=k + 1, owner_person_id=7, limit_fen=100_000_000, used_fen=75_000_000) for k in range(3)), line(**GOOD, line_id=9, owner_person_id=8, limit_fen=70_000_000, used_fen=52_500_000))
+    assert reassess(full, AS_OF, CONTEXT)["line_id"].to_list() == [9]
+
+
+def test_the_owner_total_comes_from_the_whole_snapshot_whatever_the_batches():
+    from smelend.lines.snapshot import with_owner_limits
+
+    book = with_owner_limits(owners_lines([70_000_000] * 4))
+    assert book["owner_limits_fen"].to_list() == [280_000_000] * 4
+    whole = reassess(book, AS_OF, CONTEXT)
+    batches = pl.concat([reassess(book.slice(0, 1), AS_OF, CONTEXT), reassess(book.slice(1, 3), AS_OF, CONTEXT)])
+    assert batches.equals(whole) and whole["limit_after_fen"].to_list() == [75_000_000] * 4
+    # a batch cut from a book without the column would see only its own lines: the column is what makes it right
+    assert reassess(owners_lines([70_000_000]), AS_OF, CONTEXT)["limit_after_fen"].to_list() == [84_000_000]
+
+
+def test_an_expired_line_counts_what_is_still_used_towards_the_owner():
+    from smelend.lines.snapshot import with_owner_limits
+
+    rows = frame(line(**GOOD, line_id=1, owner_person_id=7, limit_fen=70_000_000, used_fen=52_500_000), line(line_id=2, owner_person_id=7, status="expired", limit_fen=250_000_000, used_fen=225_000_000))
+    assert with_owner_limits(rows)["owner_limits_fen"].to_list() == [295_000_000] * 2
+    change = reassess(rows, AS_OF, CONTEXT).row(0, named=True)
+    # room 50,000 yuan, this line's share 70/295 of it, rounded down to the unit (conservative: the expired line's share goes unused)
+    assert (change["line_id"], change["limit_after_fen"], change["reasons"].split(",")[-1]) == (1, 71_100_000, "CAP_OWNER")

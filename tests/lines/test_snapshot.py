@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import case, func, insert, select
 
 from smelend.lines.snapshot import COLUMN_DOCS, SNAPSHOT_COLUMNS, SNAPSHOT_SCHEMA, conform, empty_snapshot
 from smelend.operations.cob import close_business
@@ -22,7 +22,7 @@ from smelend.servicing.conventions import Method
 from smelend.store import open_store
 from smelend.store.lending import load_loan
 from smelend.store.snapshot import read_parquet, snapshot_book, write_parquet
-from smelend.store.tables import credit_lines, enterprise_events, loans
+from smelend.store.tables import credit_lines, enterprise_events, enterprises, loans
 
 from .conftest import BOOK_ACCOUNTS, GeneratedBook
 
@@ -111,5 +111,14 @@ def test_snapshot_of_a_generated_book_agrees_with_the_tables(generated_book: Gen
         assert row["next_due_date"] is None or row["next_due_date"] >= generated_book.as_of
     assert frame["late_payments_365d"].sum() > 0 and frame["on_time_streak"].sum() > 0 and frame["tax_grade"].null_count() < frame.height
     assert frame["event_new_tax_record"].any() or frame["event_new_invoice"].any()
+    with engine.connect() as conn:  # the owner's exposure over every enterprise, from the tables
+        exposure = select(
+            enterprises.c.owner_person_id,
+            func.sum(case((credit_lines.c.status == "expired", credit_lines.c.used_fen), else_=credit_lines.c.limit_fen)),
+        ).join(enterprises, enterprises.c.id == credit_lines.c.enterprise_id).group_by(enterprises.c.owner_person_id)
+        by_owner = {owner: int(total) for owner, total in conn.execute(exposure).all()}
+    for row in frame.iter_rows(named=True):
+        own = row["used_fen"] if row["status"] == "expired" else row["limit_fen"]
+        assert row["owner_limits_fen"] == (by_owner[row["owner_person_id"]] if row["owner_person_id"] is not None else own) >= own
     path = write_parquet(table, tmp_path / "snap" / "book.parquet")
     assert read_parquet(path).equals(table)

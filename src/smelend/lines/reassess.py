@@ -12,8 +12,10 @@ runs on every batch, on any runner, so it is vectorised (polars and numpy) end t
    distinct values);
 3. **amounts**: increases (+ ``increase_step``, capped by the product's maximum and the capacity
    model's debt-to-revenue and owner caps on refreshed revenue, rounded down to the capacity model's
-   unit), decreases (- ``decrease_step``, never below the product's minimum nor below what is used:
-   a line drawn past its new limit is capped at used, so nothing is available, and keeps the decided
+   unit, and by the line's share of the room its owner has left under the owner cap over every
+   enterprise, reason ``CAP_OWNER`` when that share is what limited it), decreases (-
+   ``decrease_step``, never below the product's minimum nor below what is used: a line drawn past
+   its new limit is capped at used, so nothing is available, and keeps the decided
    limit as its target, stepped down to as principal is repaid), seasonal temporary
    limits (``uplift`` of the limit, within the product's maximum, until the season's last day),
    renewals (another ``line_validity_months``), freeze and unfreeze;
@@ -191,6 +193,29 @@ def _floor_unit(values: np.ndarray, unit: int) -> np.ndarray:
     return values // unit * unit
 
 
+OWNER_CAP_REASON = "CAP_OWNER"
+"""Added to an increase's (or temporary limit's) reason codes when the owner-level cap made it smaller."""
+
+
+def owner_share(frame: pl.DataFrame, limit: np.ndarray, owner_cap_fen: int, unit: int) -> np.ndarray:
+    """How much each line may add to its limit under the owner-level cap: the room left under the cap
+    by the owner's exposure over every enterprise (``owner_limits_fen``, from the whole snapshot;
+    summed over this batch when a frame lacks it; the line alone when the owner is unknown), shared
+    between the owner's lines in proportion to their limits and rounded down to the unit — so even if
+    every line of the owner grows the same day, in any batches, the total stays within the cap."""
+    from smelend.lines.snapshot import owner_exposure, with_owner_limits
+
+    if "owner_limits_fen" in frame.columns:
+        total = frame.select(pl.col("owner_limits_fen").fill_null(owner_exposure())).to_series()
+    elif "owner_person_id" in frame.columns:
+        total = with_owner_limits(frame).get_column("owner_limits_fen")
+    else:
+        total = frame.select(owner_exposure()).to_series()
+    owner_total = np.maximum(total.to_numpy().astype(np.int64), limit)
+    room_units = np.maximum(owner_cap_fen - owner_total, 0) // unit
+    return room_units * limit // np.maximum(owner_total, 1) * unit  # at most 10^6 units x 10^12 fen: no overflow
+
+
 def reassess(frame: pl.DataFrame, as_of: date, context: ReassessContext) -> pl.DataFrame:
     """The changes for ``as_of`` (rows of :data:`CHANGE_SCHEMA`, in the batch's line order)."""
     if frame.height == 0:
@@ -221,12 +246,19 @@ def reassess(frame: pl.DataFrame, as_of: date, context: ReassessContext) -> pl.D
     capacity = np.where(capped, np.minimum(capacity, _floor_unit(_times(revenue, context.max_debt_to_revenue), unit)), capacity)
 
     increase_to = np.minimum(_floor_unit(_times(base, 1 + Fraction(s.increase_step)), unit), capacity)
+    # the owner-level cap across every enterprise of the same owner: each line may take its share of the room
+    share = owner_share(frame, limit, context.owner_cap_fen, unit)
+    owner_capped = increase_to > base + share
+    increase_to = np.minimum(increase_to, base + share)
     decrease_to = np.maximum(np.maximum(_floor_unit(_times(base, 1 - Fraction(s.decrease_step)), unit), pmin), 1)
     season = s.season_on(as_of)
     if season is not None:
         uplift = _floor_unit(_times(base, Fraction(season[0].uplift)), unit)
         temporary = np.minimum(uplift, np.maximum(pmax - base, 0))
+        owner_capped_temp = temporary > share
+        temporary = np.minimum(temporary, share)
     else:
+        owner_capped_temp = np.zeros(n, dtype=bool)
         temporary = np.zeros(n, dtype=np.int64)
 
     # what each action would make of the line: (limit after, temp after)
@@ -264,6 +296,9 @@ def reassess(frame: pl.DataFrame, as_of: date, context: ReassessContext) -> pl.D
         chosen[allowed] = rank
         rows = np.flatnonzero(allowed)
         codes = [[code for code, mask in rules if mask[i]] for i in rows.tolist()]
+        if action in ("increase", "temporary"):  # say so when the owner's other lines took some of the room
+            bound = owner_capped if action == "increase" else owner_capped_temp
+            codes = [c + [OWNER_CAP_REASON] if bound[i] else c for c, i in zip(codes, rows.tolist())]
         reasons[rows] = [",".join(c) for c in codes]
 
     changed = (chosen >= 0) | expired

@@ -6,7 +6,9 @@ of these rows. Keeping the schema in the pure core (not in ``store``) lets those
 process-pool workers that run them, agree on it without importing a database.
 
 Column names are a contract with the reassessment and close-of-business stages: they do not change.
-(Change log: none yet. If a column must change, record it here with the date.)
+(Change log: 2026-11-29: ``owner_limits_fen`` added at the end — the owner's exposure across every
+enterprise, for the owner-level cap in reassessment; derived from the other columns by
+:func:`with_owner_limits`, so :func:`conform` fills it in for a frame that lacks it.)
 
 Money is integer fen (int64); dates are ``date32``; trends are floats (ratios, not money). Columns are
 nullable only where noted. The enterprise-data columns come from the latest refresh of provider data
@@ -16,6 +18,7 @@ come from the line-change table when it exists, and are null otherwise.
 
 from __future__ import annotations
 
+import polars as pl
 import pyarrow as pa
 
 # (name, type, nullable, meaning) -- the meaning is the documentation; SNAPSHOT_SCHEMA carries it as field metadata.
@@ -56,6 +59,7 @@ _COLUMNS: tuple[tuple[str, pa.DataType, bool, str], ...] = (
     ("last_change_action", pa.string(), True, "action of the line's latest recorded change (increase, decrease, freeze, ...)"),
     ("temp_limit_fen", pa.int64(), True, "a temporary limit in force on as_of (null: none)"),
     ("temp_limit_until", pa.date32(), True, "last day of the temporary limit (null: none)"),
+    ("owner_limits_fen", pa.int64(), False, "the owner's exposure over every line in the snapshot of every enterprise of the same owner_person_id, this line included: the limit of a line not expired, what is used of an expired one (the line's own when the owner is not on file)"),
 )
 
 SNAPSHOT_SCHEMA: pa.Schema = pa.schema(
@@ -73,8 +77,27 @@ def empty_snapshot() -> pa.Table:
     return SNAPSHOT_SCHEMA.empty_table()
 
 
+def owner_exposure() -> pl.Expr:
+    """A line's part of its owner's exposure: its limit, or what is still used once it has expired."""
+    return pl.when(pl.col("status") == "expired").then(pl.col("used_fen")).otherwise(pl.col("limit_fen")).cast(pl.Int64)
+
+
+def with_owner_limits(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (snapshot rows of the whole book, or of a book small enough to be one batch) with
+    ``owner_limits_fen``: the sum of :func:`owner_exposure` over the lines of the same owner. Computed
+    over the whole snapshot before it is cut into batches, so every batch sees the owner's full total."""
+    own = owner_exposure()
+    total = pl.when(pl.col("owner_person_id").is_null()).then(own).otherwise(own.sum().over("owner_person_id"))
+    return frame.with_columns(total.cast(pl.Int64).alias("owner_limits_fen"))
+
+
 def conform(table: pa.Table) -> pa.Table:
-    """``table`` with the snapshot's columns in order and types cast to the schema; refuses missing columns."""
+    """``table`` with the snapshot's columns in order and types cast to the schema; refuses missing
+    columns (except ``owner_limits_fen``, derived from the others when missing)."""
+    if "owner_limits_fen" not in table.column_names and {"owner_person_id", "status", "limit_fen", "used_fen"} <= set(table.column_names):
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        table = with_owner_limits(frame).to_arrow()
     missing = [name for name in SNAPSHOT_COLUMNS if name not in table.column_names]
     if missing:
         raise ValueError(f"snapshot is missing columns: {', '.join(missing)}")
