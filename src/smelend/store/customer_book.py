@@ -86,8 +86,11 @@ def business_date(conn: Connection) -> date | None:
     return conn.scalar(select(business_day.c.business_date))
 
 
-def _frame(rows: list[Any], schema: dict[str, Any]) -> pl.DataFrame:
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+def _read(conn: Connection, statement: Any, schema: dict[str, Any]) -> pl.DataFrame:
+    """``statement`` into a typed polars frame by the snapshot's fast path (plain driver tuples, dates parsed by polars)."""
+    from smelend.store.snapshot import _frame
+
+    return _frame(conn, statement, schema)
 
 
 def _months_between(start: pl.Expr, as_of: date) -> pl.Expr:
@@ -98,17 +101,15 @@ def _months_between(start: pl.Expr, as_of: date) -> pl.Expr:
 
 def _lines(conn: Connection, as_of: date) -> pl.DataFrame:
     """Lines started by ``as_of`` with the limit, status and end they had on ``as_of``."""
-    rows = conn.execute(
+    lines = _read(conn,
         select(credit_lines.c.id, credit_lines.c.enterprise_id, credit_lines.c.limit_fen, credit_lines.c.annual_rate, credit_lines.c.start_date,
-               credit_lines.c.end_date, credit_lines.c.status).where(credit_lines.c.start_date <= as_of)
-    ).all()
-    lines = _frame(rows, {"line_id": pl.Int64, "enterprise_id": pl.Int64, "limit_fen": pl.Int64, "annual_rate": pl.Utf8, "start_date": pl.Date,
+               credit_lines.c.end_date, credit_lines.c.status).where(credit_lines.c.start_date <= as_of), {"line_id": pl.Int64, "enterprise_id": pl.Int64, "limit_fen": pl.Int64, "annual_rate": pl.Utf8, "start_date": pl.Date,
                           "end_date": pl.Date, "status": pl.Utf8})
     first_change = (select(line_changes.c.line_id, func.min(line_changes.c.id).label("id")).where(line_changes.c.effective_date > as_of)
                     .group_by(line_changes.c.line_id).subquery())
-    later = _frame(conn.execute(
+    later = _read(conn,
         select(line_changes.c.line_id, line_changes.c.limit_before_fen, line_changes.c.end_before, line_changes.c.status_before)
-        .join(first_change, first_change.c.id == line_changes.c.id)).all(),
+        .join(first_change, first_change.c.id == line_changes.c.id),
         {"line_id": pl.Int64, "limit_then": pl.Int64, "end_then": pl.Date, "status_then": pl.Utf8})
     return lines.join(later, on="line_id", how="left").with_columns(
         pl.coalesce("limit_then", "limit_fen").alias("limit_fen"), pl.coalesce("end_then", "end_date").alias("end_date"),
@@ -120,11 +121,9 @@ def _loans(conn: Connection, as_of: date) -> pl.DataFrame:
     """Loans started by ``as_of`` with their principal outstanding on ``as_of``."""
     repaid = (select(repayments.c.loan_id, func.sum(repayments.c.principal_fen).label("repaid")).where(repayments.c.business_date <= as_of)
               .group_by(repayments.c.loan_id).subquery())
-    rows = conn.execute(
+    frame = _read(conn,
         select(loans.c.id, loans.c.line_id, credit_lines.c.enterprise_id, loans.c.start_date, loans.c.principal_fen, loans.c.status, func.coalesce(repaid.c.repaid, 0))
-        .join(credit_lines, credit_lines.c.id == loans.c.line_id).outerjoin(repaid, repaid.c.loan_id == loans.c.id).where(loans.c.start_date <= as_of)
-    ).all()
-    frame = _frame(rows, {"loan_id": pl.Int64, "line_id": pl.Int64, "enterprise_id": pl.Int64, "start_date": pl.Date, "principal_fen": pl.Int64,
+        .join(credit_lines, credit_lines.c.id == loans.c.line_id).outerjoin(repaid, repaid.c.loan_id == loans.c.id).where(loans.c.start_date <= as_of), {"loan_id": pl.Int64, "line_id": pl.Int64, "enterprise_id": pl.Int64, "start_date": pl.Date, "principal_fen": pl.Int64,
                           "status": pl.Utf8, "repaid_fen": pl.Int64})
     return frame.with_columns(
         pl.when(pl.col("status") == "written-off").then(0).otherwise(pl.max_horizontal(pl.col("principal_fen") - pl.col("repaid_fen"), pl.lit(0))).alias("balance_fen"))
@@ -134,12 +133,8 @@ def _next_due(conn: Connection, as_of: date, owing: list[int]) -> pl.DataFrame:
     schema = {"loan_id": pl.Int64, "due": pl.Date}
     if not owing:
         return pl.DataFrame(schema=schema)
-    out = []
-    for start in range(0, len(owing), 5_000):
-        chunk = owing[start : start + 5_000]
-        out += conn.execute(select(installments.c.loan_id, func.min(installments.c.due_date)).where(
-            installments.c.loan_id.in_(chunk), installments.c.due_date >= as_of).group_by(installments.c.loan_id)).all()
-    return _frame(out, schema)
+    due = _read(conn, select(installments.c.loan_id, func.min(installments.c.due_date)).where(installments.c.due_date >= as_of).group_by(installments.c.loan_id), schema)
+    return due.join(pl.DataFrame({"loan_id": owing}, schema={"loan_id": pl.Int64}), on="loan_id")
 
 
 def _late_payments(conn: Connection, as_of: date) -> pl.DataFrame:
@@ -175,8 +170,7 @@ def _latest_events(conn: Connection, as_of: date) -> pl.DataFrame:
     newest = func.row_number().over(partition_by=(e.c.enterprise_id, e.c.kind), order_by=(e.c.event_date.desc(), e.c.id.desc())).label("newest")
     ranked = select(e.c.enterprise_id, e.c.kind, e.c.revenue_12m_fen, e.c.trend, e.c.tax_grade, newest).where(
         e.c.event_date <= as_of, e.c.kind.in_(tuple(EVENT_SOURCES))).subquery()
-    rows = conn.execute(select(ranked.c.enterprise_id, ranked.c.kind, ranked.c.revenue_12m_fen, ranked.c.trend, ranked.c.tax_grade).where(ranked.c.newest == 1)).all()
-    records = _frame(rows, {"enterprise_id": pl.Int64, "kind": pl.Utf8, "revenue_12m_fen": pl.Int64, "trend": pl.Float64, "tax_grade": pl.Utf8})
+    records = _read(conn, select(ranked.c.enterprise_id, ranked.c.kind, ranked.c.revenue_12m_fen, ranked.c.trend, ranked.c.tax_grade).where(ranked.c.newest == 1), {"enterprise_id": pl.Int64, "kind": pl.Utf8, "revenue_12m_fen": pl.Int64, "trend": pl.Float64, "tax_grade": pl.Utf8})
 
     def of(kind: str) -> pl.DataFrame:
         return records.filter(pl.col("kind") == kind).drop("kind")
@@ -189,13 +183,14 @@ def _latest_events(conn: Connection, as_of: date) -> pl.DataFrame:
 
 
 def _bank_core_since(conn: Connection, as_of: date) -> pl.DataFrame:
-    """The first settled bank-core transfer of each enterprise's loans on or before ``as_of``."""
-    rows = conn.execute(
+    """The first settled bank-core transfer of each enterprise's loans on or before ``as_of`` (a loan's first is its
+    disbursement: nothing is repaid before it is paid out)."""
+    return _read(conn,
         select(credit_lines.c.enterprise_id, func.min(bank_core_transfers.c.business_date))
         .join(loans, loans.c.id == bank_core_transfers.c.loan_id).join(credit_lines, credit_lines.c.id == loans.c.line_id)
-        .where(bank_core_transfers.c.status == "settled", bank_core_transfers.c.business_date <= as_of).group_by(credit_lines.c.enterprise_id)
-    ).all()
-    return _frame(rows, {"enterprise_id": pl.Int64, "first_transfer": pl.Date})
+        .where(bank_core_transfers.c.status == "settled", bank_core_transfers.c.kind == "disbursement", bank_core_transfers.c.business_date <= as_of)
+        .group_by(credit_lines.c.enterprise_id),
+        {"enterprise_id": pl.Int64, "first_transfer": pl.Date})
 
 
 def _flat_records(conn: Connection, as_of: date, customers: pl.DataFrame) -> pl.DataFrame:
@@ -229,7 +224,7 @@ def customer_book(conn: Connection, as_of: date | None = None) -> pl.DataFrame:
         raise InvalidInput.one("database", "has no business date: generate a book (`smelend book generate`) or run the service first")
     lines = _lines(conn, day)
     loans_then = _loans(conn, day)
-    applied = _frame(conn.execute(select(applications.c.enterprise_id).where(applications.c.applied_on <= day).distinct()).all(), {"enterprise_id": pl.Int64})
+    applied = _read(conn, select(applications.c.enterprise_id).where(applications.c.applied_on <= day).distinct(), {"enterprise_id": pl.Int64})
     year_ago = day - timedelta(days=YEAR_DAYS)
     late = _late_payments(conn, day).join(lines.select("line_id", "enterprise_id"), on="line_id").group_by("enterprise_id").agg(pl.col("late_payments_365d").sum().alias("late_payments_12m"))
     owing = loans_then.filter(pl.col("balance_fen") > 0)
