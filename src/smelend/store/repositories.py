@@ -11,9 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, RowMapping
-from sqlalchemy.exc import IntegrityError
 
 from smelend.errors import Collector, InvalidInput
 from smelend.ids import mobile as mobile_ids
@@ -57,10 +58,18 @@ class Enterprise:
 
 
 # Built once: origination runs them on every application.
-_INSERT_PERSON = insert(persons).returning(persons.c.id)
+# Inserts that skip a duplicate of the unique key (no row comes back) instead of failing: a duplicate is then
+# told apart without a savepoint around the insert (two more round trips) to keep the caller's transaction usable.
+_INSERT_PERSON = {
+    "sqlite": sqlite_insert(persons).on_conflict_do_nothing().returning(persons.c.id),
+    "postgresql": postgresql_insert(persons).on_conflict_do_nothing().returning(persons.c.id),
+}
 _PERSON_BY_ID_HASH = select(persons).where(persons.c.resident_id_hash == bindparam("hash"))
 _PERSON_EXISTS = select(persons.c.id).where(persons.c.id == bindparam("id"))
-_INSERT_ENTERPRISE = insert(enterprises).returning(*enterprises.c)
+_INSERT_ENTERPRISE = {
+    "sqlite": sqlite_insert(enterprises).on_conflict_do_nothing().returning(*enterprises.c),
+    "postgresql": postgresql_insert(enterprises).on_conflict_do_nothing().returning(*enterprises.c),
+}
 _ENTERPRISE_BY_USCC = select(enterprises).where(enterprises.c.uscc == bindparam("uscc"))
 
 
@@ -82,11 +91,9 @@ def add_person(conn: Connection, name: str, resident_id: str, mobile: str, bank_
         "name": clean_name, "resident_id": clean_id, "resident_id_hash": id_hash, "mobile": clean_mobile,
         "mobile_hash": pii.lookup_hash(clean_mobile, MOBILE_PURPOSE), "bank_account": clean_account,
     }
-    try:
-        with conn.begin_nested():  # a duplicate (the unique hash) leaves the caller's transaction usable
-            new_id = conn.execute(_INSERT_PERSON, row).scalar_one()
-    except IntegrityError:
-        raise InvalidInput.one("resident_id", "already registered") from None  # the only unique key
+    new_id = conn.execute(_INSERT_PERSON[conn.dialect.name], row).scalar()
+    if new_id is None:  # a duplicate of the only unique key (the resident ID's hash): nothing was written
+        raise InvalidInput.one("resident_id", "already registered")
     return int(new_id)
 
 
@@ -144,11 +151,9 @@ def get_or_create_enterprise(conn: Connection, uscc: str, name: str, owner_perso
 
 
 def _insert_enterprise(conn: Connection, clean_uscc: str, clean_name: str, owner_person_id: int | None) -> Enterprise:
-    try:
-        with conn.begin_nested():
-            row = conn.execute(_INSERT_ENTERPRISE, {"uscc": clean_uscc, "name": clean_name, "owner_person_id": owner_person_id}).mappings().one()
-    except IntegrityError:
-        raise InvalidInput.one("uscc", "already registered") from None
+    row = conn.execute(_INSERT_ENTERPRISE[conn.dialect.name], {"uscc": clean_uscc, "name": clean_name, "owner_person_id": owner_person_id}).mappings().first()
+    if row is None:  # a duplicate USCC (the only unique key): nothing was written
+        raise InvalidInput.one("uscc", "already registered")
     return _enterprise(row)
 
 

@@ -32,8 +32,6 @@ from smelend.api.routers.common import PublicId, Service, business_today, check_
 from smelend.api.schemas import ApplicationIn, ApplicationOut, ApplicationPage, ErrorOut
 from smelend.api.security import authenticate, require_kind
 from smelend.errors import Collector, FieldError, InvalidInput
-from smelend.ids import mobile as mobile_ids
-from smelend.ids import ric
 from smelend.money import format_yuan, parse_yuan
 from smelend.risk.decision import Decision, decide
 from smelend.risk.providers.base import check_consent, gather, with_source
@@ -88,35 +86,34 @@ def decide_application(svc: Service, principal: Principal, body: ApplicationIn) 
     if not body.consent.data_use:
         found.add("consent.data_use", "the applicant has not consented to the use of their data; nothing was fetched")
     found.raise_if_any()
-    with reading(svc.engine) as conn:
+    with reading(svc.engine) as conn:  # one read transaction for everything the store tells, before any provider call
         if principal.kind == "borrower":
             assert principal.person_id is not None
             person = repositories.get_person(conn, principal.person_id)
             if person.resident_id != body.applicant.id_number:
                 raise forbidden("applicant.id_number", "a borrower may only apply as themself")
         applied_on = business_today(conn, svc)
-    now = svc.now()
-    application = parse(Application, {
-        "id": store.new_id("APP"),
-        "applicant": body.applicant.model_dump(mode="json"),
-        "enterprise": body.enterprise.model_dump(mode="json"),
-        "product_id": body.product,
-        "requested_amount_fen": requested_fen,
-        "channel": channel,
-        "consent": {
-            "data_use": body.consent.data_use,
-            "bureau_query": body.consent.bureau_query,
-            "granted_at": (body.consent.granted_at or now).isoformat(),
+        now = svc.now()
+        application = parse(Application, {
+            "id": store.new_id("APP"),
+            "applicant": body.applicant.model_dump(mode="json"),
+            "enterprise": body.enterprise.model_dump(mode="json"),
+            "product_id": body.product,
+            "requested_amount_fen": requested_fen,
             "channel": channel,
-            "text_version": body.consent.text_version,
-        },
-        "applied_on": applied_on.isoformat(),
-    })
-    check_consent(application)
+            "consent": {
+                "data_use": body.consent.data_use,
+                "bureau_query": body.consent.bureau_query,
+                "granted_at": (body.consent.granted_at or now).isoformat(),
+                "channel": channel,
+                "text_version": body.consent.text_version,
+            },
+            "applied_on": applied_on.isoformat(),
+        })
+        check_consent(application)
+        exposure = owner_exposure(conn, application.applicant.id_number, application.enterprise.uscc)
     clock = lambda: svc.now().astimezone(timezone.utc)  # noqa: E731
     evidence = gather(application, svc.provider, clock=clock, concurrency=svc.provider_concurrency)
-    with reading(svc.engine) as conn:
-        exposure = owner_exposure(conn, application.applicant.id_number, application.enterprise.uscc)
     evidence = with_source(evidence, "exposure", exposure, provider="store", clock=clock)
     return application, decide(application, evidence, svc.strategy, product, svc.pricer)
 
@@ -136,7 +133,8 @@ def record_application(conn: Connection, svc: Service, principal: Principal, app
                 person_id = repositories.add_person(conn, applicant.name, applicant.id_number, applicant.mobile)
             except InvalidInput as exc:
                 raise _prefixed(exc, "applicant", {"resident_id": "applicant.id_number"}) from None
-            found = repositories.Person(person_id, applicant.name, ric.validate(applicant.id_number), mobile_ids.validate(applicant.mobile), None, svc.now())
+            # the application's identifiers are already in their checked form (the risk schema's validators)
+            found = repositories.Person(person_id, applicant.name, applicant.id_number, applicant.mobile, None, svc.now())
         person = found
     try:
         registered, _ = repositories.get_or_create_enterprise(conn, enterprise.uscc, enterprise.name, person.id)
@@ -229,16 +227,19 @@ def application_document(row: dict[str, Any], person: repositories.Person, enter
 async def apply(body: ApplicationIn, request: Request, principal: Principal = Depends(require_kind("borrower", "partner"))) -> JSONResponse:
     """Apply for a credit line and get the decision (and, when approved, the offer) at once."""
     svc = service(request)
+    decided: list[str] = []  # the outcome, once written (counted in the metrics; a replay is not)
 
     def prepare() -> tuple[Application, Decision]:
         return decide_application(svc, principal, body)
 
     def write(conn: Connection, prepared: tuple[Application, Decision]) -> tuple[int, dict[str, Any]]:
-        return 201, record_application(conn, svc, principal, *prepared)
+        document = record_application(conn, svc, principal, *prepared)
+        decided.append(prepared[1].outcome)
+        return 201, document
 
     response = await common.post(request, principal, write, prepare)
-    if response.status_code == 201 and "Idempotent-Replayed" not in response.headers:
-        common.count_decision(request, response)
+    if response.status_code == 201 and decided:
+        common.count_decision(request, decided[0])
     return response
 
 

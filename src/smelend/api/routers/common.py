@@ -141,11 +141,7 @@ def audit(conn: Connection, principal: Principal | str, action: str, entity: str
     audit_store.record(conn, principal.key if isinstance(principal, Principal) else principal, action, entity, str(entity_id), before, after)
 
 
-def count_decision(request: Request, response: Response) -> None:
-    try:
-        outcome = json.loads(bytes(response.body))["decision"]["outcome"]
-    except (ValueError, KeyError, TypeError):
-        return
+def count_decision(request: Request, outcome: str) -> None:
     request.app.state.metrics.decisions.labels(outcome=outcome).inc()
 
 
