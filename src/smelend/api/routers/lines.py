@@ -44,8 +44,8 @@ def _line_exists(conn: Connection, line_id: int) -> bool:
     return conn.scalar(select(credit_lines.c.id).where(credit_lines.c.id == line_id)) is not None
 
 
-def readable_line(conn: Connection, principal: Principal, line_id: int) -> None:
-    """404 unless the line exists and the caller may see it (operator-opened lines: staff only)."""
+def readable_line(conn: Connection, principal: Principal, line_id: int) -> store.Owner:
+    """404 unless the line exists and the caller may see it (operator-opened lines: staff only); its owner."""
     owner = store.owner_of_line(conn, line_id)
     if principal.kind == "staff":
         if not common.may_read_all(principal):
@@ -54,6 +54,7 @@ def readable_line(conn: Connection, principal: Principal, line_id: int) -> None:
         check_owner(principal, owner, "line")
     if not _line_exists(conn, line_id):
         raise not_found("line")
+    return owner
 
 
 @router.get("/v1/lines/{line_id}", response_model=LineOut, responses=ERRORS)
@@ -82,11 +83,11 @@ async def draw(line_id: RowId, body: DrawIn, request: Request, principal: Princi
     def work() -> tuple[int, dict[str, Any]]:
         amount_fen = parse_yuan(body.amount, "amount")
         with reading(svc.engine) as conn:
-            readable_line(conn, principal, line_id)
+            owner = readable_line(conn, principal, line_id)  # who owns a line never changes
             day = business_today(conn, svc)
 
         def record(conn: Connection, state: LoanState) -> None:  # with the loan's activation, in its transaction
-            common.notify(conn, svc, store.owner_of_line(conn, line_id).partner_id, "loan.disbursed", {"line": line_id, "loan": state.id, "status": state.status.value})
+            common.notify(conn, svc, owner.partner_id, "loan.disbursed", {"line": line_id, "loan": state.id, "status": state.status.value})
             common.audit(conn, principal, "line.draw", "loan", state.id, None, {
                 "line": line_id, "amount": format_yuan(amount_fen), "method": body.method.value, "term": body.term, "date": day.isoformat(),
             })

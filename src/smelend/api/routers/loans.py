@@ -37,7 +37,8 @@ from smelend.store.tables import loans
 
 router = APIRouter(tags=["loans"])
 
-def readable_loan(conn: Connection, principal: Principal, loan_id: int) -> None:
+def readable_loan(conn: Connection, principal: Principal, loan_id: int) -> store.Owner:
+    """404 unless the loan exists and the caller may see it; its owner."""
     owner = store.owner_of_loan(conn, loan_id)
     if principal.kind == "staff":
         if not common.may_read_all(principal):
@@ -46,6 +47,7 @@ def readable_loan(conn: Connection, principal: Principal, loan_id: int) -> None:
         check_owner(principal, owner, "loan")
     if conn.scalar(select(loans.c.id).where(loans.c.id == loan_id)) is None:
         raise not_found("loan")
+    return owner
 
 
 def parse_day(text: str | None, field: str, default: date) -> date:
@@ -94,14 +96,14 @@ async def repay(loan_id: RowId, body: RepaymentIn, request: Request, principal: 
 
     def work() -> tuple[int, dict[str, Any]]:
         with reading(svc.engine) as conn:
-            readable_loan(conn, principal, loan_id)
+            owner = readable_loan(conn, principal, loan_id)  # who owns a loan never changes
             day = parse_day(body.date, "date", business_today(conn, svc))
         amount_fen = parse_yuan(body.amount, "amount")
         if amount_fen <= 0:
             raise InvalidInput.one("amount", "must be greater than zero")
 
         def record(conn: Connection, state: LoanState, applied: Receipt) -> None:  # with the money, in its transaction
-            common.notify(conn, svc, store.owner_of_loan(conn, loan_id).partner_id, "loan.repaid", {"loan": loan_id, "status": state.status.value})
+            common.notify(conn, svc, owner.partner_id, "loan.repaid", {"loan": loan_id, "status": state.status.value})
             common.audit(conn, principal, "loan.repay", "loan", loan_id, None, {
                 "amount": format_yuan(amount_fen), "date": day.isoformat(), "allocation": allocation_document(applied), "status": state.status.value,
             })
