@@ -77,3 +77,31 @@ def test_offer_document_is_json_ready():
     json.dumps(document)
     assert document["limit"] == "200000.00" and document["annual_rate"] == "0.0985"
     assert {m["method"] for m in document["methods"]} >= {Method.REVOLVING.value, Method.BULLET.value}
+
+
+def _reference_document(offer) -> dict:
+    """The offer document as it was first built (``dataclasses.asdict`` then converted): stored decisions hold it."""
+    from dataclasses import asdict
+
+    from smelend.money import format_yuan
+
+    document = asdict(offer)
+    document["limit"] = format_yuan(document.pop("limit_fen"))
+    for name in ("annual_rate", "arrangement_fee_rate", "monthly_fee_rate", "apr_cap"):
+        document[name] = str(document[name])
+    for method in document["methods"]:
+        method["apr"], method["effective_annual_rate"] = str(method["apr"]), str(method["effective_annual_rate"])
+        method["total_interest"] = format_yuan(method.pop("total_interest_fen"))
+        method["total_fees"] = format_yuan(method.pop("total_fees_fen"))
+    return document
+
+
+@pytest.mark.parametrize("name", sorted(load_catalogue()))
+@pytest.mark.parametrize("rate", ["0.0365", "0.072", "0.1799"])
+def test_the_offer_document_is_what_it_always_was(name: str, rate: str) -> None:
+    import json
+
+    offer = make_offer(product(name, arrangement_fee_rate="0.005"), LIMIT, Decimal(rate), Decimal("0.02"), Decimal("0.24"), START)
+    assert offer is not None
+    built, reference = offer.to_dict(), _reference_document(offer)
+    assert json.dumps(built) == json.dumps(reference)  # the same keys in the same order, the same values

@@ -55,16 +55,27 @@ class Offer:
         return max(m.apr for m in self.methods)
 
     def to_dict(self) -> dict[str, object]:
-        """JSON-ready: money as yuan strings, rates as fraction strings at full precision."""
-        document = asdict(self)
-        document["limit"] = format_yuan(document.pop("limit_fen"))
-        for name in ("annual_rate", "arrangement_fee_rate", "monthly_fee_rate", "apr_cap"):
-            document[name] = str(document[name])
-        for method in document["methods"]:
-            method["apr"], method["effective_annual_rate"] = str(method["apr"]), str(method["effective_annual_rate"])
-            method["total_interest"] = format_yuan(method.pop("total_interest_fen"))
-            method["total_fees"] = format_yuan(method.pop("total_fees_fen"))
-        return document
+        """JSON-ready: money as yuan strings, rates as fraction strings at full precision.
+
+        Built field by field (``dataclasses.asdict`` deep-copies every Decimal first, a noticeable part of a
+        decision); the keys come in the order ``asdict`` gave them, so stored documents do not change."""
+        return {
+            "annual_rate": str(self.annual_rate),
+            "line_validity_months": self.line_validity_months,
+            "methods": [
+                {
+                    "method": m.method, "min_term": m.min_term, "max_term": m.max_term, "sample_term": m.sample_term,
+                    "apr": str(m.apr), "effective_annual_rate": str(m.effective_annual_rate),
+                    "total_interest": format_yuan(m.total_interest_fen), "total_fees": format_yuan(m.total_fees_fen),
+                }
+                for m in self.methods
+            ],
+            "arrangement_fee_rate": str(self.arrangement_fee_rate),
+            "monthly_fee_rate": str(self.monthly_fee_rate),
+            "apr_cap": str(self.apr_cap),
+            "priced_down_to_cap": self.priced_down_to_cap,
+            "limit": format_yuan(self.limit_fen),
+        }
 
 
 def sample_term(product: Product, method: Method) -> int:
