@@ -98,12 +98,12 @@ def close_day(
 
     started = clock()
     say("loans", day, 0, 0)
-    close_loans(book, day, result.totals, batch)
+    standing = close_loans(book, day, result.totals, batch)
     result.seconds["loans"] += clock() - started
 
     started = clock()
     say("snapshot", day, 0, 0)
-    snapshot = _snapshot(book, day, snapshot_path(data_dir, run_id))
+    snapshot = _snapshot(book, day, snapshot_path(data_dir, run_id), standing)
     result.seconds["snapshot"] += clock() - started
     result.lines = snapshot.num_rows
 
@@ -118,7 +118,7 @@ def close_day(
     assert isinstance(changes, pl.DataFrame)
     grades = pl.from_arrow(outputs["grades"])
     assert isinstance(grades, pl.DataFrame)
-    _write(book, run_id, day, changes, grades, versions, say, write_chunk_rows)
+    _write(book, run_id, day, changes, grades, versions, say, write_chunk_rows, standing)
     with book.engine.connect() as conn:
         result.changes.update(stage_counts(conn, run_id, "write"))
     result.seconds["write"] += clock() - started
@@ -140,14 +140,16 @@ def _versions(runner: Runner, day: date) -> Versions:
     return Versions(v["rules"], v["settings"], v["strategy"], work.model_version)
 
 
-def _snapshot(book: Book, day: date, path: Path) -> pa.Table:
-    """The day's snapshot from Parquet if an earlier attempt wrote it, else taken and written (atomically)."""
+def _snapshot(book: Book, day: date, path: Path, standing: pl.DataFrame | None = None) -> pa.Table:
+    """The day's snapshot from Parquet if an earlier attempt wrote it, else taken and written (atomically).
+    ``standing`` (the loans stage's positions, when it closed every active loan) stands in for the
+    snapshot's overdue and next-due queries: the same figures, already in memory."""
     from smelend.store.snapshot import read_parquet, snapshot_book, write_parquet
 
     if path.is_file():
         return read_parquet(path)
     with book.engine.connect() as conn:
-        table = snapshot_book(conn, day)
+        table = snapshot_book(conn, day, positions=standing)
         latest = latest_changes(conn, before=day)
     table = _with_latest_changes(table, latest)
     partial = path.with_suffix(".partial")
@@ -167,7 +169,10 @@ def _with_latest_changes(table: pa.Table, latest: pl.DataFrame) -> pa.Table:
     return joined.to_arrow().cast(table.schema)
 
 
-def _write(book: Book, run_id: str, day: date, changes: pl.DataFrame, grades: pl.DataFrame, versions: Versions, say: Progress, chunk_rows: int) -> None:
+def _write(
+    book: Book, run_id: str, day: date, changes: pl.DataFrame, grades: pl.DataFrame, versions: Versions, say: Progress, chunk_rows: int,
+    standing: pl.DataFrame | None = None,
+) -> None:
     with book.engine.connect() as conn:
         done = done_chunks(conn, run_id, "write")
     total = changes.height
@@ -179,19 +184,21 @@ def _write(book: Book, run_id: str, day: date, changes: pl.DataFrame, grades: pl
         with book.engine.begin() as conn:
             counts = write_changes(conn, run_id, piece, versions)
             if chunk == 0:
-                counts.update(_collections(conn, run_id, day, grades))
+                counts.update(_collections(conn, run_id, day, grades, standing))
             record_chunk(conn, run_id, "write", chunk, piece.height, {k: v for k, v in counts.items() if v})
         say("write", day, min(total, (chunk + 1) * chunk_rows), total)
 
 
-def _collections(conn, run_id: str, day: date, grades: pl.DataFrame) -> Counter[str]:  # type: ignore[no-untyped-def]
+def _collections(conn, run_id: str, day: date, grades: pl.DataFrame, standing: pl.DataFrame | None = None) -> Counter[str]:  # type: ignore[no-untyped-def]
     """The day's collections actions (reminders, dunning, offers of extension or restructuring) over the
     open loans, with today's behaviour grades, written keyed by run id (:mod:`smelend.store.collections`).
-    A vectorised pass in this process: one row per open loan, read in a few grouped queries."""
+    A vectorised pass in this process: one row per open loan, read in a few grouped queries, or taken
+    from the loans stage's positions when it closed every active loan (the same rows)."""
     from smelend.lines.collections import collection_actions
+    from smelend.store.cob_loans import collections_input
     from smelend.store.collections import collections_frame, write_collection_actions
 
-    loans_today = collections_frame(conn, day)
+    loans_today = collections_frame(conn, day) if standing is None else collections_input(conn, day, standing)
     if loans_today.height == 0:
         return Counter()
     today = grades.select("line_id", pl.col("behaviour_grade").alias("_grade"))

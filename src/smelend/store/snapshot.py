@@ -21,21 +21,21 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
-from sqlalchemy import Date, Integer, String, and_, case, cast, func, inspect, literal, literal_column, select, type_coerce
+from sqlalchemy import and_, case, func, literal, literal_column, select
 from sqlalchemy.engine import Connection, Engine
 
-from smelend.lines.snapshot import SNAPSHOT_COLUMNS, SNAPSHOT_SCHEMA
+from smelend.lines.snapshot import SNAPSHOT_COLUMNS, SNAPSHOT_SCHEMA, with_owner_limits
 from smelend.servicing.delinquency import Category
-from smelend.store.tables import credit_lines, enterprise_events, enterprises, installments, loans, repayments
+from smelend.store.bulk_read import read_frame
+from smelend.store.tables import credit_lines, enterprise_events, enterprises, installments, line_changes, loans, repayments
 
 WINDOW_DAYS = 365
 DRAW_WINDOW_DAYS = 90
 _CATEGORIES = tuple(c.value for c in Category)
 _AMOUNT_BITS = 38  # cumulative amounts of one loan stay below 2^38 fen (2.7 billion yuan): asserted
-LINE_CHANGES_TABLE = "line_changes"  # part B's table (migration 0006); read when present
 
 
-def snapshot_book(engine: Engine | Connection, as_of: date, since: date | None = None) -> pa.Table:
+def snapshot_book(engine: Engine | Connection, as_of: date, since: date | None = None, positions: pl.DataFrame | None = None) -> pa.Table:
     """The book as of ``as_of``, one row per credit line, typed by SNAPSHOT_SCHEMA.
 
     ``as_of`` is meant to be the business date: the loans' standing (days past due, balances, category)
@@ -44,12 +44,15 @@ def snapshot_book(engine: Engine | Connection, as_of: date, since: date | None =
 
     ``since`` (default: the day before ``as_of``) bounds the event flags: records dated after it and
     on or before ``as_of`` are new. Reads in one transaction (a consistent picture on PostgreSQL).
+
+    ``positions`` (every active loan's standing, :data:`smelend.store.cob_loans.POSITIONS_SCHEMA`, as
+    the close of business's loans stage leaves it in memory) replaces the overdue and next-due queries.
     """
     since = since if since is not None else as_of - timedelta(days=1)
     if isinstance(engine, Connection):
-        return _snapshot(engine, as_of, since)
+        return _snapshot(engine, as_of, since, positions)
     with engine.connect() as conn:
-        return _snapshot(conn, as_of, since)
+        return _snapshot(conn, as_of, since, positions)
 
 
 def write_parquet(table: pa.Table, path: Path | str) -> Path:
@@ -65,31 +68,9 @@ def read_parquet(path: Path | str) -> pa.Table:
 
 
 def _frame(conn: Connection, statement, schema: dict[str, pl.DataType]) -> pl.DataFrame:  # type: ignore[no-untyped-def]
-    """Run ``statement`` into a polars frame typed by ``schema`` (by position).
-
-    On SQLite dates are stored as ISO text: they are fetched as text and parsed by polars in one
-    vectorised pass (SQLAlchemy's per-value date parsing costs more than the query on a big book).
-    """
-    raw = conn.dialect.name == "sqlite"
-    if raw:
-        statement = statement.with_only_columns(*[type_coerce(c, String) if isinstance(c.type, Date) else c for c in statement.selected_columns])
-    compiled = statement.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.params
-    if compiled.positional:
-        arguments: object = tuple(_iso(params[name]) for name in compiled.positiontup or ())
-    else:
-        arguments = params
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]  # plain tuples: no Row objects per row
-    try:
-        cursor.execute(compiled.string, arguments)
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
-    fetch_schema = {name: (pl.Utf8 if raw and dtype == pl.Date else dtype) for name, dtype in schema.items()}
-    frame = pl.DataFrame(rows, schema=fetch_schema, orient="row")
-    if raw:
-        frame = frame.with_columns([pl.col(name).str.to_date("%Y-%m-%d") for name, dtype in schema.items() if dtype == pl.Date])
-    return frame
+    """Run ``statement`` into a polars frame typed by ``schema`` (by position): COPY on PostgreSQL, plain
+    tuples on SQLite (:func:`smelend.store.bulk_read.read_frame`)."""
+    return read_frame(conn, statement, schema)
 
 
 def _scanned(conn: Connection, column):  # type: ignore[no-untyped-def]
@@ -101,12 +82,7 @@ def _scanned(conn: Connection, column):  # type: ignore[no-untyped-def]
     return literal_column(f"+{column.table.name}.{column.name}", type_=column.type)
 
 
-def _iso(value: object) -> object:
-    """SQLite stores dates as ISO text: bind them so (no reliance on sqlite3's deprecated adapters)."""
-    return value.isoformat() if isinstance(value, date) else value
-
-
-def _snapshot(conn: Connection, as_of: date, since: date) -> pa.Table:
+def _snapshot(conn: Connection, as_of: date, since: date, positions: pl.DataFrame | None = None) -> pa.Table:
     lines = _frame(
         conn,
         select(
@@ -117,7 +93,13 @@ def _snapshot(conn: Connection, as_of: date, since: date) -> pa.Table:
          "annual_rate": pl.Utf8, "limit_fen": pl.Int64, "used_fen": pl.Int64, "start_date": pl.Date, "end_date": pl.Date},
     )
     frame = lines.with_columns(pl.lit(as_of).alias("as_of"), _months_between(pl.col("start_date"), as_of).alias("months_on_book"))
-    for part in (_loan_figures(conn, as_of), _overdue(conn, as_of), _next_due(conn, as_of), _behaviour(conn, as_of), _enterprise_data(conn, as_of, since)):
+    if positions is None:
+        overdue, next_due = _overdue(conn, as_of), _next_due(conn, as_of)
+    else:
+        from smelend.store.cob_loans import line_next_due, line_overdue
+
+        overdue, next_due = line_overdue(positions), line_next_due(positions)
+    for part in (_loan_figures(conn, as_of), overdue, next_due, _behaviour(conn, as_of), _enterprise_data(conn, as_of, since)):
         frame = frame.join(part, on=part.columns[0], how="left") if part.columns[0] == "line_id" else frame.join(part, on="enterprise_id", how="left")
     frame = frame.join(_changes(conn, as_of), on="line_id", how="left")
     zero_filled = ("open_loans", "principal_outstanding_fen", "max_dpd", "overdue_principal_fen", "on_time_streak", "late_payments_365d", "draws_90d", "drawn_fen_90d", "max_dpd_365d")
@@ -126,7 +108,7 @@ def _snapshot(conn: Connection, as_of: date, since: date) -> pa.Table:
         + [pl.col(c).fill_null(False) for c in ("event_new_tax_record", "event_new_invoice", "event_external_alert")]
         + [pl.col("worst_category").fill_null("pass")]
     ).with_columns(pl.max_horizontal("max_dpd_365d", "max_dpd").alias("max_dpd_365d"))
-    return frame.select(SNAPSHOT_COLUMNS).to_arrow().cast(SNAPSHOT_SCHEMA)
+    return with_owner_limits(frame).select(SNAPSHOT_COLUMNS).to_arrow().cast(SNAPSHOT_SCHEMA)  # the owner's total over the whole book (issue 7, owner-level cap)
 
 
 def _months_between(start: pl.Expr, as_of: date) -> pl.Expr:
@@ -269,31 +251,19 @@ def _enterprise_data(conn: Connection, as_of: date, since: date) -> pl.DataFrame
 
 
 def _changes(conn: Connection, as_of: date) -> pl.DataFrame:
-    """The latest line change on or before ``as_of`` and the temporary limit in force, from part B's
-    ``line_changes`` table when it exists (columns line_id, effective_date or business_date, action,
-    temp_limit_fen, temp_limit_until); all null otherwise. (The close of business overlays its own
-    reading of the changes on the snapshot.)"""
+    """The latest line change effective on or before ``as_of`` (``line_changes.effective_date``) and the
+    temporary limit in force then: what a caller snapshotting the book directly gets (the close of
+    business overlays the same reading, as of the day before, on its own snapshot)."""
     schema = {"line_id": pl.Int64, "last_change_date": pl.Date, "last_change_action": pl.Utf8, "temp_limit_fen": pl.Int64, "temp_limit_until": pl.Date}
-    inspector = inspect(conn)
-    if not inspector.has_table(LINE_CHANGES_TABLE):
-        return pl.DataFrame(schema=schema)
-    from sqlalchemy import MetaData, Table
-
-    table = Table(LINE_CHANGES_TABLE, MetaData(), autoload_with=conn)
-    dated = next((table.c[name] for name in ("effective_date", "business_date") if name in table.c), None)
-    if dated is None or not {"line_id", "action"} <= set(table.c.keys()):
-        return pl.DataFrame(schema=schema)
-    order = table.c.id if "id" in table.c else dated
-    latest = select(table.c.line_id.label("line_id"), func.max(order).label("last")).where(dated <= as_of).group_by(table.c.line_id).subquery()
-    temp_fen = table.c.temp_limit_fen if "temp_limit_fen" in table.c else cast(literal(None), Integer)
-    temp_until = table.c.temp_limit_until if "temp_limit_until" in table.c else literal(None)
+    c = line_changes.c
+    latest = select(c.line_id.label("line_id"), func.max(c.id).label("last")).where(c.effective_date <= as_of).group_by(c.line_id).subquery()
     rows = _frame(
         conn,
-        select(table.c.line_id, dated, table.c.action, temp_fen, temp_until).join(latest, and_(latest.c.line_id == table.c.line_id, latest.c.last == order)),
+        select(c.line_id, c.effective_date, c.action, c.temp_limit_fen, c.temp_limit_until).join(latest, and_(latest.c.line_id == c.line_id, latest.c.last == c.id)),
         schema,
     )
     live = pl.col("temp_limit_until").is_not_null() & (pl.col("temp_limit_until") >= as_of) & (pl.col("temp_limit_fen").fill_null(0) > 0)
-    return rows.unique("line_id", keep="last").with_columns(
+    return rows.with_columns(
         pl.when(live).then(pl.col("temp_limit_fen")).otherwise(None).alias("temp_limit_fen"),
         pl.when(live).then(pl.col("temp_limit_until")).otherwise(None).alias("temp_limit_until"),
     )
