@@ -15,7 +15,6 @@ from smelend.errors import InvalidInput
 from smelend.store import open_store
 from smelend.store.customer_book import customer_book, labelled_book, observed_outcomes, read_book, resolve_source
 from smelend.store.tables import (
-    applications,
     bank_core_transfers,
     business_day,
     credit_lines,
@@ -24,7 +23,6 @@ from smelend.store.tables import (
     installments,
     line_changes,
     loans,
-    persons,
     repayments,
 )
 

@@ -25,6 +25,7 @@ from smelend.marketing.channels import DATA_DIR, load_channels
 STAGES = ("prospect", "applicant", "approved-not-drawn", "active", "dormant", "churned")
 FUNDS_RATE, LGD = 0.02, 0.8
 POTENTIAL_LINE_SHARE, POTENTIAL_RATE = 0.10, 0.09
+UNKNOWN_INDUSTRY = "unknown"  # no registration record (a stored customer decided before, or never, by the risk engine)
 
 
 class _Strict(BaseModel):
@@ -131,7 +132,7 @@ def segment_table(customers: pl.DataFrame, pd: np.ndarray, settings: SegmentSett
         pl.col("balance_fen") / 100 * (pl.col("rate").fill_null(POTENTIAL_RATE) - FUNDS_RATE - pl.col("pd") * LGD)
     ).otherwise(annual_sales_fen() / 100 * POTENTIAL_LINE_SHARE * (POTENTIAL_RATE - FUNDS_RATE - pl.col("pd") * LGD))
     frame = customers.with_columns(pl.Series("pd", pd, dtype=pl.Float64)).select(
-        "customer_id", "industry_section", "pd",
+        "customer_id", pl.col("industry_section").fill_null(UNKNOWN_INDUSTRY), "pd",
         pl.when((pl.col("status_tax") == "ok") | (pl.col("status_invoices") == "ok")).then(pl.lit("data-rich")).otherwise(pl.lit("thin-file")).alias("data_richness"),
         _banded(annual_sales_fen(), s.size_bands, "up_to_yuan", 100.0).alias("size_band"),
         stage.alias("stage"),

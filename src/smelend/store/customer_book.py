@@ -50,7 +50,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-import numpy as np
 import polars as pl
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.engine import Connection
