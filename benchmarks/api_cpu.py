@@ -87,6 +87,20 @@ async def batch(caller: Caller, prepared: list[tuple[dict[str, Any], bytes]]) ->
     return cpu, [a[1] for a in answers]
 
 
+def postgres_schema(url: str, schema: str, create: bool) -> str:
+    """Create (or drop) ``schema`` on the PostgreSQL server at ``url``, as the tests do; the URL that uses it."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from smelend.store.db import make_engine
+
+    admin = make_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"' if create else f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+    return make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     from smelend.api.app import create_app
     from smelend.risk.providers.simulated import simulate_applications
@@ -94,7 +108,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     from smelend.store.access import create_partner
 
     workdir = Path(tempfile.mkdtemp(prefix="smelend-cpu-"))
-    url = args.postgres_url or f"sqlite:///{workdir / 'cpu.db'}"
+    schema = f"cpu_{os.getpid()}_{int(time.time())}"
+    url = postgres_schema(args.postgres_url, schema, create=True) if args.postgres_url else f"sqlite:///{workdir / 'cpu.db'}"
     os.environ.setdefault("SMELEND_DATA_DIR", str(workdir))
     engine = open_store(url)
     with engine.begin() as conn:
@@ -157,6 +172,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     loans = [d["id"] for d in loan_docs]
     await measure("repayments", lambda i: caller.prepare("POST", f"/v1/loans/{loans[i % len(loans)]}/repayments", {"amount": "10.00"}))
     engine.dispose()
+    if args.postgres_url:
+        postgres_schema(args.postgres_url, schema, create=False)
     return results
 
 

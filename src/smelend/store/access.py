@@ -20,8 +20,9 @@ from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
 from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, RowMapping
-from sqlalchemy.exc import IntegrityError
 
 from smelend.errors import Collector, InvalidInput
 from smelend.store import pii
@@ -112,7 +113,12 @@ def create_user(conn: Connection, name: str, role: str, person_id: int | None = 
 # Built once: every authenticated request runs one of these.
 _USER_BY_TOKEN_HASH = select(api_users).where(api_users.c.token_hash == bindparam("token_hash"))
 _PARTNER_BY_KEY_ID = select(partners).where(partners.c.key_id == bindparam("key_id"))
-_INSERT_NONCE = insert(request_nonces)
+# A replayed nonce (the primary key) is skipped, not an error: no savepoint (two more round trips) is needed
+# to keep the caller's transaction usable, and no row coming back tells a replay.
+_INSERT_NONCE = {
+    "sqlite": sqlite_insert(request_nonces).on_conflict_do_nothing().returning(request_nonces.c.nonce),
+    "postgresql": postgresql_insert(request_nonces).on_conflict_do_nothing().returning(request_nonces.c.nonce),
+}
 
 
 def find_user_by_token(conn: Connection, token: str) -> ApiUser | None:
@@ -210,17 +216,13 @@ def set_partner_active(conn: Connection, partner_id: int, active: bool) -> None:
 def remember_nonce(conn: Connection, key_id: str, nonce: str, seen_at: datetime) -> bool:
     """Record a signed request's nonce; False when this key already used it (a replay).
 
-    Runs in a savepoint, so a concurrent duplicate (the primary key refuses it) leaves the caller's
-    transaction usable.
+    A duplicate, even a concurrent one, writes nothing and leaves the caller's transaction usable
+    (``ON CONFLICT DO NOTHING`` on the primary key; PostgreSQL waits for a concurrent insert's outcome).
     """
     assert NONCE_PATTERN.fullmatch(nonce), "validate the nonce before storing it"
     assert seen_at.tzinfo is not None, "seen_at must be timezone-aware (UTC)"
-    try:
-        with conn.begin_nested():
-            conn.execute(_INSERT_NONCE, {"key_id": key_id, "nonce": nonce, "seen_at": seen_at})
-    except IntegrityError:
-        return False
-    return True
+    written = conn.execute(_INSERT_NONCE[conn.dialect.name], {"key_id": key_id, "nonce": nonce, "seen_at": seen_at}).first()
+    return written is not None
 
 
 def prune_nonces(conn: Connection, before: datetime) -> int:
