@@ -101,3 +101,15 @@ def test_the_shock_raises_defaults() -> None:
     inside = market.macro_factor(market.macro.shock.start_month, True)
     assert inside[0] > market.macro_factor(market.macro.shock.start_month, False)[0]
     assert market.macro_factor(market.macro.shock.start_month + market.macro.shock.months, True)[0] == market.macro.base
+
+
+def test_lines_carry_several_draws_and_late_payers_pay_penalties(results) -> None:
+    """Revolving use: a line takes another draw while a loan is live; late payers are charged by the engine."""
+    runs = _all(results)
+    for r in runs:
+        assert r.totals["draws"] == r.totals["customers_drawn"] + r.totals["repeat_draws"]
+        per_line = Counter(e.line_id for e in r.entries if e.kind == "disbursement")
+        assert sum(k - 1 for k in per_line.values()) == r.totals["repeat_draws"]
+    assert sum(r.totals["repeat_draws"] for r in runs) > 0
+    assert sum(r.totals["late_payments"] for r in runs) > 0
+    assert sum(r.totals["penalty_income"] for r in runs) > 0

@@ -78,16 +78,19 @@ def execute(kind: str, strategies: list[Any], *, baseline: Optional[str], ablati
     from smelend.sim.compare import merged_events, metrics_document, run_all
     from smelend.sim.report import render
     from smelend.store import open_store
-    from smelend.store.sim_runs import record_run, write_run_ledger
+    from functools import partial
+
+    from smelend.store.sim_runs import record_run, write_run_ledger_in
 
     began = time.perf_counter()
     columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} strategy-months"), TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=stderr, transient=not stderr.is_terminal, disable=quiet) as bar:
         task = bar.add_task(f"{len(strategies)} strateg{'y' if len(strategies) == 1 else 'ies'} x {seeds} seed(s), {smes:,} businesses", total=len(strategies) * seeds * months)
         results = run_all(strategies, smes=smes, months=months, seeds=seeds, shock=shock, workers=workers,
-                          progress=lambda done, total: bar.update(task, completed=done), marketing_events=(events_of,) if events_of else ())
+                          progress=lambda done, total: bar.update(task, completed=done), marketing_events=(events_of,) if events_of else (),
+                          ledger_writer=partial(write_run_ledger_in, out.resolve() / "ledgers"))
     out.mkdir(parents=True, exist_ok=True)
-    checks = {name: [write_run_ledger(r, out / "ledgers" / f"{name}-seed{r.seed}.sqlite") for r in runs] for name, runs in results.items()}
+    checks = {name: [r.ledger_check for r in runs] for name, runs in results.items()}
     doc = metrics_document(results, smes=smes, months=months, seeds=seeds, shock=shock, baseline=baseline, checks=checks,
                            ablation=ablation_names, elapsed_s=round(time.perf_counter() - began, 3))
     (out / "metrics.json").write_text(json.dumps(doc, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -18,7 +18,7 @@ import queue
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -52,19 +52,23 @@ LedgerWriter = Callable[[RunResult], LedgerCheck]
 
 
 def _task(strategy: StrategyFile, smes: int, months: int, seed: int, shock: bool, start: date, progress_queue: Any = None, key: Any = None,
-          events: bool = False) -> RunResult:
+          events: bool = False, ledger_writer: LedgerWriter | None = None) -> RunResult:
     market = load_market()
     population = generate_population(smes, seed, market)
     report = (lambda month: progress_queue.put((key, month))) if progress_queue is not None else None
-    return run_market(population, strategy, market, months=months, start=start, shock=shock, progress=report, marketing_events=events)
+    result = run_market(population, strategy, market, months=months, start=start, shock=shock, progress=report, marketing_events=events)
+    return result if ledger_writer is None else replace(result, ledger_check=ledger_writer(result))
 
 
 def run_all(
     strategies: Sequence[StrategyFile], *, smes: int, months: int, seeds: int, shock: bool = True, start: date = date(2026, 1, 1),
     workers: int = 1, progress: Callable[[int, int], None] | None = None, marketing_events: Sequence[str] = (),
+    ledger_writer: LedgerWriter | None = None,
 ) -> dict[str, list[RunResult]]:
     """Every strategy on every seed (0 .. seeds-1); ``progress(months done, months in all)``; ``workers`` processes.
-    The strategies named in ``marketing_events`` also emit their marketing events (``RunResult.events``)."""
+    The strategies named in ``marketing_events`` also emit their marketing events (``RunResult.events``).
+    ``ledger_writer`` (picklable: a module-level function or a partial of one) writes each run's ledger in the
+    process that ran it, as soon as it ends (``RunResult.ledger_check``): the writes run in parallel too."""
     tasks = [(s, seed) for seed in range(seeds) for s in strategies]
     total = len(tasks) * months
     out: dict[str, list[RunResult]] = {s.name: [] for s in strategies}
@@ -79,15 +83,15 @@ def run_all(
             def one(month: int, k: int = k) -> None:
                 done_months[k] = month
                 report()
-            market = load_market()
-            out[s.name].append(run_market(generate_population(smes, seed, market), s, market, months=months, start=start, shock=shock, progress=one,
-                                          marketing_events=s.name in marketing_events))
+            out[s.name].append(_task(s, smes, months, seed, shock, start, events=s.name in marketing_events, ledger_writer=ledger_writer,
+                                     progress_queue=_Direct(one)))
     else:
         ctx = multiprocessing.get_context("spawn")
         with ctx.Manager() as manager, ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
             q = manager.Queue()
             futures: dict[Future[RunResult], tuple[str, int]] = {
-                pool.submit(_task, s, smes, months, seed, shock, start, q, k, s.name in marketing_events): (s.name, seed) for k, (s, seed) in enumerate(tasks)
+                pool.submit(_task, s, smes, months, seed, shock, start, q, k, s.name in marketing_events, ledger_writer): (s.name, seed)
+                for k, (s, seed) in enumerate(tasks)
             }
             pending = set(futures)
             while pending:
@@ -107,6 +111,16 @@ def run_all(
     for name in out:
         out[name].sort(key=lambda r: r.seed)
     return out
+
+
+class _Direct:
+    """A progress 'queue' for the in-process path: ``put((key, month))`` reports the month at once."""
+
+    def __init__(self, report: Callable[[int], None]) -> None:
+        self.report = report
+
+    def put(self, item: tuple[Any, int]) -> None:
+        self.report(item[1])
 
 
 def merged_events(runs: Sequence[RunResult]) -> Any:

@@ -89,6 +89,7 @@ class RunResult:
     applicant_pds: tuple[float, ...]
     rationing_peak: float | None
     events: Any = None  # smelend.marketing.events.MarketingData when asked for (run_market(..., marketing_events=True))
+    ledger_check: Any = None  # smelend.sim.compare.LedgerCheck when run_all wrote the run's ledger
 
     def all_entries(self) -> Iterator[JournalEntry]:
         """Every journal entry of the run: the entries, then each day's close-of-business entries

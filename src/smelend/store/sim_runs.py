@@ -42,6 +42,12 @@ def write_run_ledger(result: RunResult, path: Path) -> LedgerCheck:
     return LedgerCheck(written, running.balanced and running == recomputed, running.normal_balance_fen(Account.PRINCIPAL_RECEIVABLE))
 
 
+def write_run_ledger_in(folder: Path, result: RunResult) -> LedgerCheck:
+    """:func:`write_run_ledger` into ``folder/<strategy>-seed<k>.sqlite`` (picklable with ``functools.partial``,
+    so each run's ledger is written by the process that ran it)."""
+    return write_run_ledger(result, folder / f"{result.strategy}-seed{result.seed}.sqlite")
+
+
 def record_run(conn: Connection, kind: str, doc: dict[str, Any], out_dir: Path) -> int:
     """Record a run and each of its strategies (and ablation variants); the run's id."""
     run_id = conn.execute(insert(sim_runs).values(
