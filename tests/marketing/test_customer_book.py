@@ -235,3 +235,16 @@ def test_marketing_documents_run_on_a_generated_book(generated) -> None:
     assert segments["customers"] == 250 and sum(p["customers"] for p in segments["segments"] if p["kind"] == "stage") == 250
     retention = retention_document(chosen.book, 0, AS_OF, chosen.history)
     assert 0 <= retention["dormancy_model"]["auc"] <= 1 and retention["offers"]["reactivation"] >= len(retention["reactivation_list"])
+
+
+def test_a_stored_applicant_is_screened_on_its_own_evidence(engine, handmade_book) -> None:
+    from smelend.marketing.whitelist import base_mask, screen
+
+    with engine.connect() as conn:
+        book = customer_book(conn)
+    assert handmade_book["status_tax"] == "ok"  # this simulated applicant has a tax record: the pre-approved list may approach it
+    assert base_mask(book).tolist() == [False, True, False]  # line holders are not approached
+    result = screen(book, 5, on=AS_OF)
+    assert (result.customers, result.base, result.score_approved, result.decided, result.approved) == (3, 1, 1, 1, 1)  # the real decide on its record
+    (entry,) = result.entries
+    assert entry.customer_id == "E-2" and entry.product_id == "tax-data-loan" and entry.limit_fen > 0 and entry.rate and entry.reasons

@@ -53,6 +53,8 @@ def segments_run(book: pl.DataFrame, clusters: int, seed: int) -> SegmentsRun:
     from smelend.marketing.segments import profiles, segment_table, value_risk_grid
     from smelend.risk.strategy import load_strategy
 
+    if clusters > book.height:
+        raise InvalidInput.one("clusters", f"must not exceed the customers in the book ({book.height:,})")
     scores = score_table(book, load_strategy())
     segments = segment_table(book, scores.pd)
     found = cluster(book, scores.pd, clusters, seed)
