@@ -115,6 +115,21 @@ def test_whole_flow(api: Api, applicants: dict[str, list[dict[str, Any]]], caplo
     closed = api.call("alice", "POST", f"/v1/loans/{loans['bullet']['id']}/repayments", {"amount": "1.00"})
     assert closed.status_code == 422 and closed.json()["detail"][0]["field"] == "loan"
 
+    # the days closed on the way to the payoff date had the full close of business: the line was reassessed
+    # (its other loans now past due: it may have been frozen), each change recorded with reasons and a notice
+    from sqlalchemy import func, select
+
+    from smelend.store.tables import line_changes, line_notifications
+
+    with api.engine.connect() as conn:
+        changes = conn.execute(select(line_changes.c.action, line_changes.c.reasons).where(line_changes.c.line_id == line["id"])).all()
+        notices = conn.scalar(select(func.count()).select_from(line_notifications).where(line_notifications.c.line_id == line["id"]))
+    print("line changes on the way:", [tuple(c) for c in changes])
+    assert notices == len(changes) and all(c.reasons for c in changes)
+    if api.call("operations", "GET", f"/v1/lines/{line['id']}").json()["status"] == "frozen":
+        assert "freeze" in [c.action for c in changes]
+        assert api.call("operations", "POST", f"/v1/lines/{line['id']}/unfreeze").json()["status"] == "active"
+
     # staff: freeze and unfreeze, the audit trail
     assert api.call("operations", "POST", f"/v1/lines/{line['id']}/freeze").json()["status"] == "frozen"
     refused = api.call("alice", "POST", f"/v1/lines/{line['id']}/draws", {"amount": "100.00", "method": "revolving", "term": 3})

@@ -36,6 +36,8 @@ import itertools
 import os
 import random
 import secrets
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import date, timedelta
@@ -70,6 +72,7 @@ from smelend.store.tables import (
     credit_lines,
     installments,
     journal_entries,
+    line_changes,
     loans,
     metadata,
     postings,
@@ -198,6 +201,10 @@ def make_machine(new_database: NewDatabase) -> type[RuleBasedStateMachine]:
         def __init__(self) -> None:
             super().__init__()
             OUTCOMES["(examples)"] += 1
+            # a data folder per example too: the close of business that dated operations run keeps its
+            # snapshots there by date, and one example's must not be taken for another database's
+            self.data_dir = tempfile.mkdtemp(prefix="smelend-stateful-")
+            os.environ["SMELEND_DATA_DIR"] = self.data_dir  # restored by the smelend_env fixture's monkeypatch
             url, self._drop = new_database()
             self.engine = open_store(url)
             self.book = open_book(self.engine, SimulatedBankCore(self.engine, 0.0, seed=0))
@@ -212,6 +219,7 @@ def make_machine(new_database: NewDatabase) -> type[RuleBasedStateMachine]:
         def teardown(self) -> None:
             self.engine.dispose()
             self._drop()
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
         # --- context ---------------------------------------------------------------------------
 
@@ -306,6 +314,15 @@ def make_machine(new_database: NewDatabase) -> type[RuleBasedStateMachine]:
                 entries_before = count(conn, journal_entries)
             try:
                 state = draw(book, request)
+            except InvalidInput:
+                # a draw dated ahead first closes the days before with the full close of business, whose
+                # reassessment may have changed the line (a freeze, a decrease capped at used): refused then
+                with self.engine.connect() as conn:
+                    now = get_line(conn, line_id)
+                    reassessed = conn.scalar(select(func.count()).select_from(line_changes).where(line_changes.c.line_id == line_id))
+                assert ahead > 0 and reassessed and not (now.status is LineStatus.ACTIVE and amount <= now.available_fen), (line, now)
+                outcome("draw: refused, the line reassessed on the days closed before it")
+                return multiple()
             except DisbursementFailed:
                 outcome("draw: disbursement failed, cancelled")
                 assert book.gateway is not self.book.gateway, "the reliable bank core failed a disbursement"
