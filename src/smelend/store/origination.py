@@ -105,10 +105,13 @@ def set_application_status(conn: Connection, application_id: str, status: str, a
 # --- decisions ------------------------------------------------------------------------------------------
 
 
-def insert_decision(conn: Connection, *, id: str, application_id: str, outcome: str, limit_fen: int, strategy_sha256: str, document: dict[str, Any]) -> None:
+def insert_decision(conn: Connection, *, id: str, application_id: str, outcome: str, limit_fen: int, strategy_sha256: str,
+                    document: dict[str, Any], document_text: str | None = None) -> None:
+    """Store a decision; ``document_text``, when the caller already has it, is ``document`` as JSON
+    (``json.dumps(document, ensure_ascii=False, default=str)``), which is then not encoded twice."""
     conn.execute(_INSERT_DECISION, dict(
         id=id, application_id=application_id, outcome=outcome, limit_fen=limit_fen, strategy_sha256=strategy_sha256,
-        document=json.dumps(document, ensure_ascii=False, default=str),
+        document=json.dumps(document, ensure_ascii=False, default=str) if document_text is None else document_text,
     ))
 
 

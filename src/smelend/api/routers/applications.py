@@ -18,6 +18,7 @@ application comes through ``partner`` and a borrower's through ``app``.
 
 from __future__ import annotations
 
+import json
 from datetime import timezone
 from typing import Any
 
@@ -148,10 +149,11 @@ def record_application(conn: Connection, svc: Service, principal: Principal, app
         "user_id": principal.id if principal.kind == "borrower" else None, "status": status, "applied_on": application.applied_on,
     }
     store.insert_application(conn, **row)
-    document = common.jsonable(decision.to_dict())
+    text = json.dumps(decision.to_dict(), ensure_ascii=False, default=str)  # encoded once: stored as is, read back for the response
+    document = json.loads(text)
     decision_row = {"id": store.new_id("DEC"), "outcome": decision.outcome, "limit_fen": decision.limit_fen, "document": document}
     store.insert_decision(conn, id=decision_row["id"], application_id=application.id, outcome=decision.outcome, limit_fen=decision.limit_fen,
-                          strategy_sha256=decision.versions["strategy"]["sha256"], document=document)
+                          strategy_sha256=decision.versions["strategy"]["sha256"], document=document, document_text=text)
     offer_row = None
     if decision.outcome == "approve" and decision.offer is not None:
         offer_row = {"id": store.new_id("OFR"), "status": "open", "line_id": None, "decision_id": decision_row["id"], "document": document["offer"]}
