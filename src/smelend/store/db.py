@@ -139,13 +139,16 @@ def normalise_url(url: str | URL) -> URL:
     return parsed
 
 
-def make_engine(url: str | URL, **kwargs: Any) -> Engine:
-    """An engine for ``url``. Statement parameters are hidden from error messages: they may hold PII."""
+def make_engine(url: str | URL, *, write_lock: bool = True, **kwargs: Any) -> Engine:
+    """An engine for ``url``. Statement parameters are hidden from error messages: they may hold PII.
+
+    ``write_lock=False`` leaves a SQLite file's writers to SQLite's busy handler alone (what
+    ``benchmarks/sqlite_writers.py`` compares the file lock with)."""
     parsed = normalise_url(url)
     kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         synchronous = settings.sqlite_synchronous()  # checked once, before any connection
-        lock_path = write_lock_path(parsed)
+        lock_path = write_lock_path(parsed) if write_lock else None
         if lock_path is not None:
             kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "factory": WriteLockedConnection}
         engine = create_engine(parsed, **kwargs)
