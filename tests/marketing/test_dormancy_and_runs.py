@@ -160,4 +160,8 @@ def test_commands_and_endpoints_on_a_generated_book(api, cli) -> None:
     assert recorded.returncode == 0, recorded.stderr
     run = client.get("/v1/marketing/segments", headers=h).json()["run"]
     assert run["source"] == "db" and run["parameters"]["as_of"] == AS_OF.isoformat() and run["parameters"]["customers"] is None
+    from smelend.web.segments import runs
+
+    (page_run,) = runs(engine)  # the dashboard's segments page names the book the run read
+    assert (page_run.name, page_run.customers, page_run.source, page_run.as_of) == ("book", 250, "db", AS_OF.isoformat())
     assert np.isclose(sum(p["share"] for p in json.loads(recorded.stdout)["segments"] if p["kind"] == "stage"), 1.0)

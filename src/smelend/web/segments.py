@@ -1,11 +1,13 @@
 """The segments page's figures: the segmentation runs recorded in the store (``smelend marketing segments
---record RUN`` writes each customer's ``stage/cell`` segment and k-means cluster), counted by life-cycle
+--record RUN`` writes each customer's ``stage/cell`` segment and k-means cluster, and the run with the book it
+read: the database's own customers on a business date, or the synthetic book), counted by life-cycle
 stage, by value x risk cell and by cluster, beside the strategy ``marketing/data/segments.yaml``
 recommends for each stage and cell (:func:`smelend.marketing.segments.load_segment_settings`).
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
@@ -16,7 +18,7 @@ from sqlalchemy.engine import Engine
 
 from smelend.marketing.segments import STAGES, load_segment_settings
 from smelend.store.db import reading
-from smelend.store.tables import segment_assignments
+from smelend.store.tables import segment_assignments, segment_runs
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class Run:
     name: str
     customers: int
     recorded_at: datetime
+    source: str | None = None  # the customer book the latest run of this name read (db, synthetic; none before runs were recorded)
+    as_of: str | None = None  # a db book's business date
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,9 @@ def runs(engine: Engine) -> list[Run]:
             select(segment_assignments.c.run, func.count(), func.max(segment_assignments.c.created_at))
             .group_by(segment_assignments.c.run).order_by(func.max(segment_assignments.c.created_at).desc(), segment_assignments.c.run)
         ).all()
-    return [Run(str(name), int(n), at) for name, n, at in rows]
+        books = {str(name): (source, json.loads(parameters).get("as_of")) for name, source, parameters in conn.execute(
+            select(segment_runs.c.name, segment_runs.c.source, segment_runs.c.parameters).order_by(segment_runs.c.id))}  # the latest of each name wins
+    return [Run(str(name), int(n), at, *books.get(str(name), (None, None))) for name, n, at in rows]
 
 
 def segmented(engine: Engine, run: Run) -> Segmented:
