@@ -17,6 +17,9 @@ queues there; a writer that does not (the ``sqlite3`` shell) is still waited for
 Reads (:func:`reading`) never take the file lock. A thread that already holds it on another connection
 (a write transaction opened inside another) does not take it again, which would deadlock; it falls
 back to the busy handler. The lock dies with its process, so a killed worker never leaves it held.
+A writer waits for the file lock as long as the transaction before it lasts (the busy handler gave up
+after ``SQLITE_BUSY_TIMEOUT_MS``); write transactions are short, and a close of business that runs long
+holds SQLite's own lock just as long.
 """
 
 from __future__ import annotations
