@@ -224,6 +224,19 @@ def test_a_generated_book_agrees_with_its_own_tables(generated) -> None:
     late = snapshot.select("enterprise_id", "late_payments_365d").join(book.select("enterprise_id", "late_payments_12m"), on="enterprise_id")
     assert (late["late_payments_365d"] == late["late_payments_12m"]).all() and late["late_payments_12m"].sum() > 0
 
+    with generated.connect() as conn:  # a few lines worked out in plain Python from their raw rows
+        for enterprise in (1, 2, 3, 50, 125):
+            (start, end) = conn.execute(select(credit_lines.c.start_date, credit_lines.c.end_date).where(credit_lines.c.enterprise_id == enterprise)).one()
+            own = conn.execute(select(loans.c.id, loans.c.start_date, loans.c.principal_outstanding_fen).join(credit_lines, credit_lines.c.id == loans.c.line_id)
+                               .where(credit_lines.c.enterprise_id == enterprise)).all()
+            recent = [s for _, s, _ in own if s > AS_OF - timedelta(days=365)]
+            owing = [i for i, _, o in own if o > 0]
+            dues = [d for (d,) in conn.execute(select(installments.c.due_date).where(installments.c.loan_id.in_(owing), installments.c.due_date >= AS_OF))] if owing else []
+            row = book.filter(pl.col("enterprise_id") == enterprise).row(0, named=True)
+            months = (AS_OF.year - start.year) * 12 + AS_OF.month - start.month - (start.day > AS_OF.day)
+            assert (row["months_on_book"], row["line_expires_in_days"], row["days_since_last_draw"], row["next_due_in_days"]) == (
+                months, max((end - AS_OF).days, 0), float((AS_OF - max(recent)).days) if recent else None, (min(dues) - AS_OF).days if dues else 0), enterprise
+
 
 def test_marketing_documents_run_on_a_generated_book(generated) -> None:
     from smelend.marketing.documents import retention_document, segments_run
