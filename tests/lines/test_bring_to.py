@@ -42,3 +42,19 @@ def test_a_draw_dated_later_closes_the_days_before_with_the_whole_pipeline(db_ur
     assert (smelend_env / "cob" / f"cob-{START.isoformat()}" / "snapshot.parquet").is_file()  # the data folder `smelend cob` uses
     assert bring_to(book, later) is False
     engine.dispose()
+
+
+def test_two_operations_dated_later_at_once_close_the_days_once(db_url: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    engine = open_store(db_url)
+    book = open_book(engine)
+    open_line(book, valid_uscc(2), "tax-data-loan", 20_000_000, Decimal("0.072"), START)
+    later = START + timedelta(days=3)
+    with ThreadPoolExecutor(2) as pool:
+        done = list(pool.map(lambda _: bring_to(book, later), range(2)))
+    assert sorted(done) == [False, True]  # the one that waited found the days closed
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(cob_pipeline_runs)) == 3
+        assert get_business_day(conn).business_date == later
+    engine.dispose()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from smelend.errors import Collector, InvalidInput
@@ -48,18 +51,44 @@ def bring_to(book: Book, day: date) -> bool:
     with book.engine.begin() as conn:
         refuse_if_past(conn, day)
         start_calendar_if_new(conn, day)
-    close_through(book, day - timedelta(days=1))
-    return True
+    return close_through(book, day - timedelta(days=1))
 
 
-def close_through(book: Book, through: date) -> None:
+CLOSE_LOCK_ID = 0x5E1E_0007  # PostgreSQL advisory lock held while a dated operation closes days
+
+
+_CLOSING = threading.Lock()
+
+
+@contextmanager
+def _one_closer(book: Book) -> Iterator[None]:
+    """One close of business at a time: requests of one server (threads) and, on PostgreSQL, every
+    process on the database (a session advisory lock). The one that waited then finds the days closed
+    (the pipeline starts from the current business date) and does nothing."""
+    with _CLOSING:
+        if book.engine.dialect.name != "postgresql":
+            yield
+            return
+        with book.engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": CLOSE_LOCK_ID})
+            conn.commit()
+            try:
+                yield
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": CLOSE_LOCK_ID})
+                conn.commit()
+
+
+def close_through(book: Book, through: date) -> bool:
     """The full close of business of every open day through ``through``, in this process (one worker:
-    the days an operation catches up are few and its book is the one the caller is using)."""
+    the days an operation catches up are few and its book is the one the caller is using); True when
+    it closed a day (False: another caller closed them while this one waited)."""
     from smelend.cob.pipeline import run_close_of_business  # the pipeline imports operations: import here
     from smelend.cob.runners import LocalRunner
     from smelend.settings import data_dir
 
-    run_close_of_business(book, through, LocalRunner(workers=1), data_dir())
+    with _one_closer(book):
+        return bool(run_close_of_business(book, through, LocalRunner(workers=1), data_dir()).days)
 
 
 def open_line(book: Book, uscc: str, product_id: str, limit_fen: int, annual_rate: Decimal, start: date, end: date | None = None, name: str | None = None) -> CreditLine:
