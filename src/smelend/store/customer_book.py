@@ -36,9 +36,10 @@ flat record                 every column of :data:`smelend.risk.features.FLAT_CO
                             application and evidence), then the latest enterprise records on or before
                             ``as_of`` over it (tax record: grade and declared sales; invoice record:
                             invoiced sales, the year before from its trend; settlement record: monthly
-                            inflow = revenue / 12), each making its source ``ok``. Without a decision the
-                            other sources are ``not_requested`` and, from the bank core, ``relationship_days``
-                            counts from the first settled transfer of the customer's loans
+                            inflow = revenue / 12), each making its source ``ok``. Without a decision,
+                            tax, invoices and cash flow without a record are ``missing``, the other sources
+                            ``not_requested``, except the relationship: ``ok`` with ``relationship_days``
+                            from the bank core's first settled disbursement of the customer's loans
 enterprise_id, line_count   the enterprise's id and how many lines it has
 ==========================  ===========================================================================
 """
