@@ -8,8 +8,10 @@ threads, each making ``--transactions`` small write transactions (``BEGIN IMMEDI
 read, ``COMMIT`` at the configured ``SMELEND_SQLITE_SYNCHRONOUS``) through ``make_engine``, with the file
 lock and then without it (the baseline) on a fresh file each, and prints each one's latency per
 transaction (p50, p99, max: from asking for the transaction to its commit returning) and throughput.
+With ``--rate`` the transactions are paced (open loop, latency from the scheduled time), as a service's
+writes arrive; without it they run back to back (saturation).
 
-    .venv/bin/python benchmarks/sqlite_writers.py [--processes 2] [--threads 4] [--transactions 200] [--json]
+    .venv/bin/python benchmarks/sqlite_writers.py [--processes 2] [--threads 4] [--transactions 200] [--rate R] [--json]
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from typing import Any
 import numpy as np
 
 
-def writer_process(url: str, write_lock: bool, threads: int, transactions: int, start: Any, out: Any) -> None:
-    """One process: ``threads`` threads of ``transactions`` write transactions each; latencies (s) to ``out``."""
+def writer_process(url: str, write_lock: bool, threads: int, transactions: int, interval_s: float, start: Any, out: Any) -> None:
+    """One process: ``threads`` threads of ``transactions`` write transactions each, one every ``interval_s``
+    per thread (0: back to back); latencies (s, from the scheduled start when paced) to ``out``."""
     from sqlalchemy import text
 
     from smelend.store.db import make_engine
@@ -36,10 +39,14 @@ def writer_process(url: str, write_lock: bool, threads: int, transactions: int, 
     latencies: list[float] = []
     lock = threading.Lock()
 
-    def work() -> None:
+    def work(offset_s: float) -> None:
         mine = []
+        t0 = time.perf_counter() + offset_s
         for i in range(transactions):
             began = time.perf_counter()
+            if interval_s:
+                began = t0 + i * interval_s
+                time.sleep(max(0.0, began - time.perf_counter()))
             with engine.begin() as conn:
                 conn.execute(text("INSERT INTO t (payload) VALUES (:p)"), {"p": "x" * 200})
                 conn.execute(text("SELECT count(*) FROM t WHERE id > (SELECT max(id) - 10 FROM t)")).scalar_one()
@@ -48,7 +55,7 @@ def writer_process(url: str, write_lock: bool, threads: int, transactions: int, 
             latencies.extend(mine)
 
     start.wait()
-    workers = [threading.Thread(target=work) for _ in range(threads)]
+    workers = [threading.Thread(target=work, args=(interval_s * k / threads,)) for k in range(threads)]
     for w in workers:
         w.start()
     for w in workers:
@@ -69,7 +76,10 @@ def run(write_lock: bool, args: argparse.Namespace, folder: Path) -> dict[str, A
     engine.dispose()
     context = multiprocessing.get_context("spawn")
     start, out = context.Barrier(args.processes + 1), context.Queue()
-    processes = [context.Process(target=writer_process, args=(url, write_lock, args.threads, args.transactions, start, out)) for _ in range(args.processes)]
+    writers = args.processes * args.threads
+    interval_s = writers / args.rate if args.rate else 0.0  # each thread's share of the total rate
+    processes = [context.Process(target=writer_process, args=(url, write_lock, args.threads, args.transactions, interval_s, start, out))
+                 for _ in range(args.processes)]
     for p in processes:
         p.start()
     start.wait()
@@ -88,6 +98,7 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--transactions", type=int, default=200, help="per thread")
+    parser.add_argument("--rate", type=float, default=0.0, help="transactions a second in all, at a steady pace (0: back to back)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="smelend-writers-") as tmp:
@@ -95,7 +106,8 @@ def main() -> None:
     if args.json:
         print(json.dumps(results, indent=2))
         return
-    print(f"{args.processes} processes x {args.threads} threads x {args.transactions} write transactions on one SQLite file:")
+    pace = f"at {args.rate:.0f} a second" if args.rate else "back to back"
+    print(f"{args.processes} processes x {args.threads} threads x {args.transactions} write transactions on one SQLite file, {pace}:")
     for name, r in results.items():
         print(f"  {name:24s} {r['per_second']:7.0f} tx/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:8.2f} ms  max {r['max_ms']:8.2f} ms")
 
