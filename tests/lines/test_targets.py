@@ -30,10 +30,10 @@ from .test_changes import CONTEXT, START, VERSIONS, check_line, row_for, valid_u
 WEAK = {"behaviour_grade": "C", "max_dpd": 0, "max_dpd_365d": 0, "on_time_streak": 0, "late_payments_365d": 0, "revenue_trend": 0.0, "tax_grade": "D", "event_external_alert": False}
 
 
-def capped_line(engine, book):  # type: ignore[no-untyped-def]
+def capped_line(engine, book, auto_debit: bool = False):  # type: ignore[no-untyped-def]
     """A 200,000-yuan line drawn to 180,000, then decided down by 30% (to 140,000): capped at 180,000."""
     line = open_line(book, valid_uscc(1), "tax-data-loan", 20_000_000, Decimal("0.072"), START)
-    loan = draw(book, DrawRequest(line.id, 18_000_000, Method.EQUAL_INSTALLMENT, 12, START))
+    loan = draw(book, DrawRequest(line.id, 18_000_000, Method.EQUAL_INSTALLMENT, 12, START, auto_debit))
     with engine.begin() as conn:
         changes = reassess(row_for(conn, line.id, START, WEAK), START, CONTEXT)
         decided = changes.row(0, named=True)
@@ -144,4 +144,26 @@ def test_a_freeze_keeps_the_target_and_a_later_unfreeze_or_increase_clears_it(db
         current = get_line(conn, line.id)
         write_changes(conn, "test-increase", manual(current, "increase", 21_600_000, day + timedelta(days=2)), VERSIONS)
         assert pending_target(conn, line.id) is None and get_line(conn, line.id).available_fen == 3_600_000
+    engine.dispose()
+
+
+def test_an_auto_debit_in_the_close_of_business_steps_the_line_down(db_url, smelend_env):
+    from smelend.cob.pipeline import run_close_of_business
+    from smelend.cob.runners import LocalRunner
+
+    engine = open_store(db_url)
+    book = open_book(engine)
+    line, loan, decided_by = capped_line(engine, book, auto_debit=True)
+    due = loan.installments[0].due_date
+    result = run_close_of_business(book, due, LocalRunner(1), smelend_env)
+    assert result.days[-1] == due
+    with engine.connect() as conn:
+        check_line(conn, line.id)
+        now = get_line(conn, line.id)
+        steps = conn.execute(
+            select(line_changes.c.effective_date, line_changes.c.step, line_changes.c.reasons, line_changes.c.limit_after_fen).where(line_changes.c.line_id == line.id, line_changes.c.step > 0)
+        ).all()
+        assert [tuple(s)[:3] for s in steps] == [(due, 1, step_down_reason(decided_by))]  # the installment's principal, debited on its due date
+        assert steps[0].limit_after_fen == now.used_fen < 18_000_000 and now.available_fen == 0
+        assert pending_target(conn, line.id) == (14_000_000, decided_by)
     engine.dispose()
