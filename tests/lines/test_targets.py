@@ -167,3 +167,23 @@ def test_an_auto_debit_in_the_close_of_business_steps_the_line_down(db_url, smel
         assert steps[0].limit_after_fen == now.used_fen < 18_000_000 and now.available_fen == 0
         assert pending_target(conn, line.id) == (14_000_000, decided_by)
     engine.dispose()
+
+
+def test_a_step_down_does_not_take_the_days_decision(db_url):
+    from smelend.operations.cob import close_business
+
+    engine = open_store(db_url)
+    book = open_book(engine)
+    line, loan, decided_by = capped_line(engine, book)
+    close_business(book, START)
+    day = START + timedelta(days=1)
+    repay(book, loan.id, 3_000_000, day)  # a step-down on the day, before its close of business
+    with engine.begin() as conn:
+        current = get_line(conn, line.id)
+        written = write_changes(conn, f"cob-{day}", manual(current, "freeze", current.limit_fen, day, "frozen"), VERSIONS)
+        assert dict(written) == {"already": 0, "freeze": 1}
+        rows = conn.execute(select(line_changes.c.step, line_changes.c.action).where(line_changes.c.line_id == line.id, line_changes.c.effective_date == day).order_by(line_changes.c.id)).all()
+        assert [tuple(r) for r in rows] == [(1, "decrease"), (0, "freeze")]
+        assert pending_target(conn, line.id) == (14_000_000, decided_by)  # a freeze keeps the target
+        check_line(conn, line.id)
+    engine.dispose()
