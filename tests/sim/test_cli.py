@@ -78,7 +78,7 @@ def test_simulate_runs_one_strategy(db_url: str, tmp_path: Path) -> None:
 @pytest.mark.db
 def test_simulate_stores_its_marketing_events_and_the_funnel_counts_are_the_runs(db_url: str, tmp_path: Path) -> None:
     out = tmp_path / "events"
-    done = run("simulate", "--strategy", str(OPTIMIZED), "--smes", "800", "--months", "6", "--seeds", "2", "--workers", "1",
+    done = run("simulate", "--strategy", str(OPTIMIZED), "--smes", "600", "--months", "4", "--seeds", "2", "--workers", "1",
                "--marketing-events", "--out", str(out), "--json")
     assert done.returncode == 0, done.stderr
     printed = json.loads(done.stdout)
