@@ -409,9 +409,9 @@ def run_market(
                 due = np.flatnonzero(book.due_on(day) & paying)
                 catching_up = np.flatnonzero(book.overdue_by(day) & paying & (catch_up[book.business] == iso))
                 rows_late = [r for r in due.tolist() if late[book.business[r]]]
-                rows_on_time = [r for r in due.tolist() if not late[book.business[r]]]
+                rows_on_time = {r for r in due.tolist() if not late[book.business[r]]}
                 done = set(catching_up.tolist())
-                received = book.pay(sorted(done | set(rows_on_time)), day, "due")
+                received = book.pay(sorted(done | rows_on_time), day, "due")
                 if market.default.partial_share > 0:
                     received += book.pay([r for r in rows_late if r not in done], day, "due", market.default.partial_share, tag="-partial")
                 for r in rows_late:
