@@ -20,7 +20,7 @@ from smelend.store.bulk_read import read_frame
 from smelend.store.cob_loans import collections_input
 from smelend.store.collections import collections_frame
 from smelend.store.line_changes import latest_changes
-from smelend.store.snapshot import snapshot_book
+from smelend.store.snapshot import independent_parts, snapshot_book
 from smelend.store.tables import installments, journal_entries, loans, postings
 
 AS_OF = date(2026, 6, 30)
@@ -75,7 +75,9 @@ def test_positions_are_what_the_snapshot_and_collections_read_from_the_database(
         standing = cob.close_loans(book, day, cob.CobTotals(), batch=True)
         assert standing is not None
         with engine.connect() as conn:
-            assert snapshot_book(conn, day, positions=standing).equals(snapshot_book(conn, day))
+            queried = snapshot_book(conn, day)
+            assert snapshot_book(conn, day, positions=standing).equals(queried)
+            assert snapshot_book(conn, day, positions=standing, parts=independent_parts(engine, day)).equals(queried)
             from_positions = collections_input(conn, day, standing)
             queried = collections_frame(conn, day)
         assert from_positions.equals(queried)

@@ -28,6 +28,7 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -44,6 +45,7 @@ from smelend.operations.context import Book
 from smelend.store.cob_runs import FINISHED, done_chunks, finish_run, record_chunk, stage_counts, start_run
 from smelend.store.lending import get_business_day
 from smelend.store.line_changes import Versions, latest_changes, write_changes
+from smelend.store.snapshot import independent_parts
 
 WRITE_CHUNK_ROWS = 5_000
 STAGES = ("loans", "snapshot", "work", "write", "finish")
@@ -98,12 +100,18 @@ def close_day(
 
     started = clock()
     say("loans", day, 0, 0)
-    standing = close_loans(book, day, result.totals, batch)
-    result.seconds["loans"] += clock() - started
+    path = snapshot_path(data_dir, run_id)
+    with ThreadPoolExecutor(max_workers=1) as early:
+        # the snapshot's parts closing the loans does not change, read meanwhile on a second connection
+        # (started once the day's auto-debits are in: they add repayments)
+        pending: list[Future[dict[str, pl.DataFrame]]] = []
+        start_early = None if path.is_file() else (lambda: pending.append(early.submit(independent_parts, book.engine, day)))
+        standing = close_loans(book, day, result.totals, batch, start_early)
+        result.seconds["loans"] += clock() - started
 
-    started = clock()
-    say("snapshot", day, 0, 0)
-    snapshot = _snapshot(book, day, snapshot_path(data_dir, run_id), standing)
+        started = clock()
+        say("snapshot", day, 0, 0)
+        snapshot = _snapshot(book, day, path, standing, pending[0].result() if pending else None)
     result.seconds["snapshot"] += clock() - started
     result.lines = snapshot.num_rows
 
@@ -140,16 +148,17 @@ def _versions(runner: Runner, day: date) -> Versions:
     return Versions(v["rules"], v["settings"], v["strategy"], work.model_version)
 
 
-def _snapshot(book: Book, day: date, path: Path, standing: pl.DataFrame | None = None) -> pa.Table:
+def _snapshot(book: Book, day: date, path: Path, standing: pl.DataFrame | None = None, parts: dict[str, pl.DataFrame] | None = None) -> pa.Table:
     """The day's snapshot from Parquet if an earlier attempt wrote it, else taken and written (atomically).
     ``standing`` (the loans stage's positions, when it closed every active loan) stands in for the
-    snapshot's overdue and next-due queries: the same figures, already in memory."""
+    snapshot's overdue and next-due queries: the same figures, already in memory; ``parts`` for the
+    behaviour and enterprise queries (read while the loans stage ran: closing loans does not change them)."""
     from smelend.store.snapshot import read_parquet, snapshot_book, write_parquet
 
     if path.is_file():
         return read_parquet(path)
     with book.engine.connect() as conn:
-        table = snapshot_book(conn, day, positions=standing)
+        table = snapshot_book(conn, day, positions=standing, parts=parts)
         latest = latest_changes(conn, before=day)
     table = _with_latest_changes(table, latest)
     partial = path.with_suffix(".partial")

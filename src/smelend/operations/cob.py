@@ -67,7 +67,7 @@ def close_one_day(book: Book, day: date, totals: CobTotals, batch: bool = False)
     finish_day(book, day, totals)
 
 
-def close_loans(book: Book, day: date, totals: CobTotals, batch: bool = False) -> pl.DataFrame | None:
+def close_loans(book: Book, day: date, totals: CobTotals, batch: bool = False, collected: Callable[[], object] | None = None) -> pl.DataFrame | None:
     """Collections due, then every active loan closed for ``day`` (loans already closed are skipped);
     the business date does not move (see :func:`finish_day`): the book-wide pipeline runs its other
     stages in between.
@@ -75,8 +75,12 @@ def close_loans(book: Book, day: date, totals: CobTotals, batch: bool = False) -
     With ``batch``, returns every active loan's standing after the close
     (:func:`smelend.store.cob_loans.positions`) when this call closed them all (None when some were
     closed before, as on a resumed run): the pipeline's later stages read it instead of the database.
+    ``collected`` is called once the day's auto-debits are in (what the loans' close then changes is
+    only accruals and standing: the pipeline starts reading the snapshot's other parts there).
     """
     totals.collections += collect_due(book, day)
+    if collected is not None:
+        collected()
     if batch:
         return _close_loans_columnar(book, day, totals)
     after_id = 0

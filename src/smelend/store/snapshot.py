@@ -27,6 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 from smelend.lines.snapshot import SNAPSHOT_COLUMNS, SNAPSHOT_SCHEMA, with_owner_limits
 from smelend.servicing.delinquency import Category
 from smelend.store.bulk_read import read_frame
+from smelend.store.db import reading
 from smelend.store.tables import credit_lines, enterprise_events, enterprises, installments, line_changes, loans, repayments
 
 WINDOW_DAYS = 365
@@ -35,7 +36,20 @@ _CATEGORIES = tuple(c.value for c in Category)
 _AMOUNT_BITS = 38  # cumulative amounts of one loan stay below 2^38 fen (2.7 billion yuan): asserted
 
 
-def snapshot_book(engine: Engine | Connection, as_of: date, since: date | None = None, positions: pl.DataFrame | None = None) -> pa.Table:
+def independent_parts(engine: Engine, as_of: date, since: date | None = None) -> dict[str, pl.DataFrame]:
+    """The parts of the snapshot that closing the loans for ``as_of`` does not change — repayment
+    behaviour (installments already due, repayments) and the latest enterprise records — read on a
+    read-only connection of their own, so the close of business can read them while its loans stage
+    writes (on SQLite a WAL reader neither waits for nor blocks the writer). Pass them to
+    :func:`snapshot_book` as ``parts``."""
+    since = since if since is not None else as_of - timedelta(days=1)
+    with reading(engine) as conn:
+        return {"behaviour": _behaviour(conn, as_of), "enterprise": _enterprise_data(conn, as_of, since)}
+
+
+def snapshot_book(
+    engine: Engine | Connection, as_of: date, since: date | None = None, positions: pl.DataFrame | None = None, parts: dict[str, pl.DataFrame] | None = None,
+) -> pa.Table:
     """The book as of ``as_of``, one row per credit line, typed by SNAPSHOT_SCHEMA.
 
     ``as_of`` is meant to be the business date: the loans' standing (days past due, balances, category)
@@ -46,13 +60,14 @@ def snapshot_book(engine: Engine | Connection, as_of: date, since: date | None =
     on or before ``as_of`` are new. Reads in one transaction (a consistent picture on PostgreSQL).
 
     ``positions`` (every active loan's standing, :data:`smelend.store.cob_loans.POSITIONS_SCHEMA`, as
-    the close of business's loans stage leaves it in memory) replaces the overdue and next-due queries.
+    the close of business's loans stage leaves it in memory) replaces the overdue and next-due queries;
+    ``parts`` (:func:`independent_parts`, read earlier for the same dates) the behaviour and enterprise ones.
     """
     since = since if since is not None else as_of - timedelta(days=1)
     if isinstance(engine, Connection):
-        return _snapshot(engine, as_of, since, positions)
+        return _snapshot(engine, as_of, since, positions, parts)
     with engine.connect() as conn:
-        return _snapshot(conn, as_of, since, positions)
+        return _snapshot(conn, as_of, since, positions, parts)
 
 
 def write_parquet(table: pa.Table, path: Path | str) -> Path:
@@ -82,7 +97,7 @@ def _scanned(conn: Connection, column):  # type: ignore[no-untyped-def]
     return literal_column(f"+{column.table.name}.{column.name}", type_=column.type)
 
 
-def _snapshot(conn: Connection, as_of: date, since: date, positions: pl.DataFrame | None = None) -> pa.Table:
+def _snapshot(conn: Connection, as_of: date, since: date, positions: pl.DataFrame | None = None, parts: dict[str, pl.DataFrame] | None = None) -> pa.Table:
     lines = _frame(
         conn,
         select(
@@ -99,7 +114,9 @@ def _snapshot(conn: Connection, as_of: date, since: date, positions: pl.DataFram
         from smelend.store.cob_loans import line_next_due, line_overdue
 
         overdue, next_due = line_overdue(positions), line_next_due(positions)
-    for part in (_loan_figures(conn, as_of), overdue, next_due, _behaviour(conn, as_of), _enterprise_data(conn, as_of, since)):
+    behaviour = parts["behaviour"] if parts is not None else _behaviour(conn, as_of)
+    enterprise = parts["enterprise"] if parts is not None else _enterprise_data(conn, as_of, since)
+    for part in (_loan_figures(conn, as_of), overdue, next_due, behaviour, enterprise):
         frame = frame.join(part, on=part.columns[0], how="left") if part.columns[0] == "line_id" else frame.join(part, on="enterprise_id", how="left")
     frame = frame.join(_changes(conn, as_of), on="line_id", how="left")
     zero_filled = ("open_loans", "principal_outstanding_fen", "max_dpd", "overdue_principal_fen", "on_time_streak", "late_payments_365d", "draws_90d", "drawn_fen_90d", "max_dpd_365d")
