@@ -650,7 +650,7 @@ sim_run_strategies = Table(  # each strategy (or ablation variant) of a run, wit
 # --- end strategy lab
 
 
-# --- recorded segmentation runs (issue 8, migration 0012) ----------------------------------------------------
+# --- recorded segmentation runs (issue 8, migration 0011) ----------------------------------------------------
 
 segment_runs = Table(  # one `smelend marketing segments --record RUN`: the book it read, its parameters and the profile document
     "segment_runs",

@@ -1,7 +1,7 @@
 """Recorded segmentation runs: when, on which book, with which parameters, and the profile document (issue 8).
 
-Revision ID: 0012
-Revises: 0010 (0011 is being written: the lead reconciles the chain)
+Revision ID: 0011
+Revises: 0010
 Create Date: 2026-11-29
 
 ``segment_runs`` keeps one row per ``smelend marketing segments --record RUN``: the run's name (the
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision: str = '0012'
+revision: str = '0011'
 down_revision: str | Sequence[str] | None = '0010'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
