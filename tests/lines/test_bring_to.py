@@ -39,7 +39,7 @@ def test_a_draw_dated_later_closes_the_days_before_with_the_whole_pipeline(db_ur
         reminders = conn.execute(select(collection_actions.c.business_date, collection_actions.c.step).where(collection_actions.c.loan_id == loan.id).order_by(collection_actions.c.business_date)).all()
     due = loan.installments[0].due_date
     assert [tuple(r) for r in reminders][:2] == [(due - timedelta(days=3), "reminder-3d"), (due - timedelta(days=1), "reminder-1d")]
-    assert (smelend_env / "cob" / f"cob-{START.isoformat()}" / "snapshot.parquet").is_file()  # the data folder `smelend cob` uses
+    assert len(list((smelend_env / "cob").glob(f"*/cob-{START.isoformat()}/snapshot.parquet"))) == 1  # the data folder `smelend cob` uses
     assert bring_to(book, later) is False
     engine.dispose()
 

@@ -7,7 +7,7 @@ For each day from the open business date through the date asked (catching up day
    (:func:`smelend.operations.cob.close_loans`; loans already closed are skipped);
 2. ``snapshot``: the book as of the day (:func:`smelend.store.snapshot.snapshot_book`), with each
    line's latest change from the change table, written to Parquet under the data folder
-   (``cob/<run id>/snapshot.parquet``) and read back on a rerun, so a resumed run decides on exactly
+   (``cob/<database key>/<run id>/snapshot.parquet``) and read back on a rerun, so a resumed run decides on exactly
    the rows the first attempt saw;
 3. ``work``: the pure per-batch function (behaviour score -> reassessment -> collections actions) on
    the runner (local process pool or Ray);
@@ -24,6 +24,7 @@ days closed by this call wrote (a resumed run counts its earlier chunks too); ti
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections import Counter
@@ -42,6 +43,7 @@ from smelend.lines.settings import CHANGE_KINDS
 from smelend.operations.calendar import days_to_close, start_calendar_if_new
 from smelend.operations.cob import CobTotals, close_loans, finish_day
 from smelend.operations.context import Book
+from smelend.store.closer_lock import one_closer
 from smelend.store.cob_runs import FINISHED, done_chunks, finish_run, record_chunk, stage_counts, start_run
 from smelend.store.lending import get_business_day
 from smelend.store.line_changes import Versions, latest_changes, write_changes
@@ -63,21 +65,33 @@ class PipelineResult:
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(STAGES, 0.0))
 
 
-def snapshot_path(data_dir: Path, run_id: str) -> Path:
-    return data_dir / "cob" / run_id / "snapshot.parquet"
+def snapshot_path(data_dir: Path, run_id: str, database: str) -> Path:
+    """Where a run's snapshot is kept: under the database's own folder, since run ids (``cob-<date>``)
+    repeat across databases that share a data folder (a test's, a copy of the book).
+
+    >>> snapshot_path(Path("/data"), "cob-2026-06-30", "sqlite:////srv/a.db").parts[:3]
+    ('/', 'data', 'cob')
+    >>> snapshot_path(Path("/d"), "r", "sqlite:////a.db") != snapshot_path(Path("/d"), "r", "sqlite:////b.db")
+    True
+    """
+    key = hashlib.sha256(database.encode()).hexdigest()[:16]
+    return data_dir / "cob" / key / run_id / "snapshot.parquet"
 
 
 def run_close_of_business(
     book: Book, through: date, runner: Runner, data_dir: Path, progress: Progress | None = None, batch: bool = True, write_chunk_rows: int = WRITE_CHUNK_ROWS
 ) -> PipelineResult:
-    """Close every open business day through ``through`` (see the module docstring)."""
-    with book.engine.begin() as conn:
-        start_calendar_if_new(conn, through)
-        current = get_business_day(conn)
+    """Close every open business day through ``through`` (see the module docstring), one closer at a
+    time on the database (:func:`smelend.store.closer_lock.one_closer`): one that waited finds the
+    days closed and closes none."""
     result = PipelineResult()
     try:
-        for day in days_to_close(current, through):
-            close_day(book, day, runner, data_dir, result, progress, batch, write_chunk_rows)
+        with one_closer(book.engine):
+            with book.engine.begin() as conn:
+                start_calendar_if_new(conn, through)
+                current = get_business_day(conn)
+            for day in days_to_close(current, through):
+                close_day(book, day, runner, data_dir, result, progress, batch, write_chunk_rows)
     finally:
         runner.close()
     return result
@@ -100,7 +114,7 @@ def close_day(
 
     started = clock()
     say("loans", day, 0, 0)
-    path = snapshot_path(data_dir, run_id)
+    path = snapshot_path(data_dir, run_id, book.engine.url.render_as_string(hide_password=True))
     with ThreadPoolExecutor(max_workers=1) as early:
         # the snapshot's parts closing the loans does not change, read meanwhile on a second connection
         # (started once the day's auto-debits are in: they add repayments)

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
-from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from smelend.errors import Collector, InvalidInput
@@ -54,31 +51,6 @@ def bring_to(book: Book, day: date) -> bool:
     return close_through(book, day - timedelta(days=1))
 
 
-CLOSE_LOCK_ID = 0x5E1E_0007  # PostgreSQL advisory lock held while a dated operation closes days
-
-
-_CLOSING = threading.Lock()
-
-
-@contextmanager
-def _one_closer(book: Book) -> Iterator[None]:
-    """One close of business at a time: requests of one server (threads) and, on PostgreSQL, every
-    process on the database (a session advisory lock). The one that waited then finds the days closed
-    (the pipeline starts from the current business date) and does nothing."""
-    with _CLOSING:
-        if book.engine.dialect.name != "postgresql":
-            yield
-            return
-        with book.engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": CLOSE_LOCK_ID})
-            conn.commit()
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": CLOSE_LOCK_ID})
-                conn.commit()
-
-
 def close_through(book: Book, through: date) -> bool:
     """The full close of business of every open day through ``through``, in this process (one worker:
     the days an operation catches up are few and its book is the one the caller is using); True when
@@ -87,8 +59,7 @@ def close_through(book: Book, through: date) -> bool:
     from smelend.cob.runners import LocalRunner
     from smelend.settings import data_dir
 
-    with _one_closer(book):
-        return bool(run_close_of_business(book, through, LocalRunner(workers=1), data_dir()).days)
+    return bool(run_close_of_business(book, through, LocalRunner(workers=1), data_dir()).days)
 
 
 def open_line(book: Book, uscc: str, product_id: str, limit_fen: int, annual_rate: Decimal, start: date, end: date | None = None, name: str | None = None) -> CreditLine:
