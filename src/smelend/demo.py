@@ -103,7 +103,7 @@ class DemoRun:
 
 def run_servicing(book, uscc: str, start: date, progress: Callable[[int, int], None] | None = None) -> DemoRun:
     """Open lines, draw with every method, then live through :data:`SERVICING_DAYS` business days."""
-    from smelend.operations import cob, lines, repayments
+    from smelend.operations import lines, repayments
     from smelend.store.lending import load_loans
 
     run = DemoRun(start)
@@ -123,7 +123,7 @@ def run_servicing(book, uscc: str, start: date, progress: Callable[[int, int], N
             if amount:
                 repayments.repay(book, loan_id, amount, day)
                 run.events.append(f"{day} loan {loan_id} ({plan.method.value}, {plan.behaviour}): paid {format_yuan(amount)}")
-        cob.close_business(book, day)
+        lines.close_through(book, day)  # the full close of business, as `smelend cob` does it
         if progress:
             progress(offset + 1, SERVICING_DAYS)
     return run
