@@ -162,3 +162,44 @@ def test_concurrent_duplicate_resident_id_is_refused_cleanly(engine: Engine) -> 
     assert len(outcome) == 1 and isinstance(outcome[0], InvalidInput), outcome
     assert (outcome[0].first.field, outcome[0].first.reason) == ("resident_id", "already registered")
     assert _counts(engine)["persons"] == 1
+
+
+def test_two_transactions_registering_one_person_and_enterprise_at_once_both_succeed(engine: Engine, resident_id) -> None:  # type: ignore[no-untyped-def]
+    """A look-up cannot see a registration another transaction has not committed yet; the insert then waits
+    on the unique key (PostgreSQL) and finds the duplicate: the second registration takes the first's rows
+    instead of failing with "already registered" (a partner's two applications for one owner at once)."""
+    import threading
+    import time
+
+    from smelend.store import add_person_if_new, find_person_by_resident_id
+
+    rid = resident_id(7)
+    first = engine.connect()
+    transaction = first.begin()
+    person_id = add_person_if_new(first, "Li Si", rid, MOBILE)
+    assert person_id is not None
+    enterprise, created = get_or_create_enterprise(first, USCC, "Li Si Trading", person_id)
+    assert created
+    seen: dict[str, object] = {}
+
+    def second() -> None:
+        with engine.begin() as conn:
+            seen["looked_up"] = find_person_by_resident_id(conn, rid)
+            seen["inserted"] = add_person_if_new(conn, "Li Si", rid, MOBILE)
+            person = find_person_by_resident_id(conn, rid)
+            assert person is not None
+            seen["person"] = person.id
+            seen["enterprise"] = get_or_create_enterprise(conn, USCC, "Li Si Trading", person.id)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    time.sleep(0.5)  # the second transaction is now waiting (on the unique key or, SQLite, on the write lock)
+    transaction.commit()
+    first.close()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert seen["inserted"] is None
+    assert seen["person"] == person_id
+    assert seen["enterprise"] == (enterprise, False)
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(enterprises)) == 1

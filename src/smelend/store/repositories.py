@@ -78,6 +78,16 @@ _ENTERPRISE_BY_USCC = select(enterprises).where(enterprises.c.uscc == bindparam(
 
 def add_person(conn: Connection, name: str, resident_id: str, mobile: str, bank_account: str | None = None) -> int:
     """Register a person; returns the new id. Resident IDs are unique ("already registered" otherwise)."""
+    new_id = add_person_if_new(conn, name, resident_id, mobile, bank_account)
+    if new_id is None:
+        raise InvalidInput.one("resident_id", "already registered")
+    return new_id
+
+
+def add_person_if_new(conn: Connection, name: str, resident_id: str, mobile: str, bank_account: str | None = None) -> int | None:
+    """Register a person; the new id, or None when the resident ID is registered already — also by a
+    concurrent transaction that committed while this one waited on the unique key (PostgreSQL), which a
+    look-up beforehand cannot see. Bad input is refused, every field at once."""
     errors = Collector()
     clean_name = _name(errors, "name", name, NAME_MAX_CHARS)
     clean_id = _checked(errors, lambda: ric.validate(resident_id, field="resident_id"))
@@ -92,9 +102,7 @@ def add_person(conn: Connection, name: str, resident_id: str, mobile: str, bank_
         "mobile_hash": pii.lookup_hash(clean_mobile, MOBILE_PURPOSE), "bank_account": clean_account,
     }
     new_id = conn.execute(_INSERT_PERSON[conn.dialect.name], row).scalar()
-    if new_id is None:  # a duplicate of the only unique key (the resident ID's hash): nothing was written
-        raise InvalidInput.one("resident_id", "already registered")
-    return int(new_id)
+    return None if new_id is None else int(new_id)  # None: a duplicate of the only unique key, nothing written
 
 
 def find_person_by_resident_id(conn: Connection, resident_id: str) -> Person | None:
@@ -130,9 +138,10 @@ def count_persons(conn: Connection) -> int:
 def add_enterprise(conn: Connection, uscc: str, name: str, owner_person_id: int | None) -> int:
     """Register an enterprise (owned by an existing person, or owner not yet known); returns the new id. USCCs are unique."""
     clean_uscc, clean_name = _enterprise_input(conn, uscc, name, owner_person_id)
-    if find_enterprise_by_uscc(conn, clean_uscc) is not None:
+    inserted = _insert_enterprise_if_new(conn, clean_uscc, clean_name, owner_person_id)
+    if inserted is None:
         raise InvalidInput.one("uscc", "already registered")
-    return _insert_enterprise(conn, clean_uscc, clean_name, owner_person_id).id
+    return inserted.id
 
 
 def get_or_create_enterprise(conn: Connection, uscc: str, name: str, owner_person_id: int | None) -> tuple[Enterprise, bool]:
@@ -144,17 +153,21 @@ def get_or_create_enterprise(conn: Connection, uscc: str, name: str, owner_perso
     clean_uscc, clean_name = _enterprise_input(conn, uscc, name, owner_person_id)
     existing = find_enterprise_by_uscc(conn, clean_uscc)
     if existing is None:
-        return _insert_enterprise(conn, clean_uscc, clean_name, owner_person_id), True
+        inserted = _insert_enterprise_if_new(conn, clean_uscc, clean_name, owner_person_id)
+        if inserted is not None:
+            return inserted, True
+        # registered by a concurrent transaction that committed while this insert waited on the USCC
+        existing = find_enterprise_by_uscc(conn, clean_uscc)
+        assert existing is not None, "the insert met a duplicate USCC, so the row exists"
     if owner_person_id is not None and existing.owner_person_id not in (None, owner_person_id):
         raise InvalidInput.one("uscc", "already registered to another owner")
     return existing, False
 
 
-def _insert_enterprise(conn: Connection, clean_uscc: str, clean_name: str, owner_person_id: int | None) -> Enterprise:
+def _insert_enterprise_if_new(conn: Connection, clean_uscc: str, clean_name: str, owner_person_id: int | None) -> Enterprise | None:
+    """The new enterprise, or None for a duplicate USCC (the only unique key): nothing was written."""
     row = conn.execute(_INSERT_ENTERPRISE[conn.dialect.name], {"uscc": clean_uscc, "name": clean_name, "owner_person_id": owner_person_id}).mappings().first()
-    if row is None:  # a duplicate USCC (the only unique key): nothing was written
-        raise InvalidInput.one("uscc", "already registered")
-    return _enterprise(row)
+    return None if row is None else _enterprise(row)
 
 
 def find_enterprise_by_uscc(conn: Connection, uscc: str) -> Enterprise | None:

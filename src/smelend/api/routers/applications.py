@@ -131,11 +131,14 @@ def record_application(conn: Connection, svc: Service, principal: Principal, app
         found = repositories.find_person_by_resident_id(conn, applicant.id_number)
         if found is None:
             try:
-                person_id = repositories.add_person(conn, applicant.name, applicant.id_number, applicant.mobile)
+                person_id = repositories.add_person_if_new(conn, applicant.name, applicant.id_number, applicant.mobile)
             except InvalidInput as exc:
                 raise _prefixed(exc, "applicant", {"resident_id": "applicant.id_number"}) from None
-            # the application's identifiers are already in their checked form (the risk schema's validators)
-            found = repositories.Person(person_id, applicant.name, applicant.id_number, applicant.mobile, None, svc.now())
+            if person_id is None:  # registered by a concurrent application while this insert waited
+                found = repositories.find_person_by_resident_id(conn, applicant.id_number)
+                assert found is not None, "the insert met a duplicate resident ID, so the row exists"
+            else:  # the application's identifiers are already in their checked form (the risk schema's validators)
+                found = repositories.Person(person_id, applicant.name, applicant.id_number, applicant.mobile, None, svc.now())
         person = found
     try:
         registered, _ = repositories.get_or_create_enterprise(conn, enterprise.uscc, enterprise.name, person.id)
