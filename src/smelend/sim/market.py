@@ -46,6 +46,7 @@ from smelend.sim.book import LiveBook, Penalty, pending_from_batch
 from smelend.sim.events import EventRecorder
 from smelend.sim.population import MarketSettings, Population, application_for, competitor_rate, price_sensitivity
 from smelend.sim.strategy import StrategyFile
+from smelend.sim.targeting import campaign_targets, prospect_scores, retention_targets
 
 RATE_STEP = Decimal("0.0001")
 LINE_STEP_FEN = 10_000  # lines and draws in whole hundreds of yuan
@@ -200,9 +201,7 @@ def run_market(
     channel_index = {c: k for k, c in enumerate(market.channels)}
     campaign_channels = {c.channel for c in strategy.campaigns}
     review_share = strategy.process.review_approve_share if strategy.process.review_approve_share is not None else market.review.approve_share
-    attrition_keep = float(np.prod([1 - a.attrition_reduction for a in strategy.maintenance])) if strategy.maintenance else 1.0
     repeat_uplift = sum(a.repeat_draw_uplift for a in strategy.maintenance)
-    maintenance_yuan = sum(a.cost_per_customer_month_yuan for a in strategy.maintenance)
     methods_factor = 1 + market.usage.methods_draw_uplift * (len(offered_methods) - 1)
 
     status = np.zeros(n, np.int8)
@@ -210,6 +209,7 @@ def run_market(
     limit_fen = np.zeros(n, np.int64)
     base_limit_fen = np.zeros(n, np.int64)
     rate = np.zeros(n)
+    bank_pd = np.zeros(n)  # the PD ``decide`` gave the customer's application (what the bank sees)
     latent = np.zeros(n)
     comp = np.zeros(n)
     frozen = np.zeros(n, bool)
@@ -240,6 +240,7 @@ def run_market(
     by_month: list[dict[str, Any]] = []
     totals: Counter[str] = Counter()
     apps_by_group: dict[str, Counter[str]] = defaultdict(Counter)
+    prospects: tuple[np.ndarray, np.ndarray] | None = None
 
     for m in range(months):
         first, last = month_start(start, m), month_end(start, m)
@@ -258,7 +259,9 @@ def run_market(
         for j, campaign in enumerate(strategy.campaigns):
             if campaign.months is not None and not campaign.months[0] <= m <= campaign.months[1]:
                 continue
-            contacted = eligible & (_uniforms(seed, m, 200 + j, n) < campaign.share_contacted)
+            if prospects is None:  # the pre-approved list: every business's own record through the real scorecards
+                prospects = prospect_scores(population, provider, engines.risk_strategy, first)
+            contacted = campaign_targets(eligible, prospects[0], prospects[1], campaign.share_contacted)
             contacts += int(contacted.sum())
             if events is not None:
                 events.contacted(np.flatnonzero(contacted), campaign.channel, first)
@@ -354,6 +357,7 @@ def run_market(
             if events is not None:
                 events.line_opened(i, limit)
             rate[i] = offered
+            bank_pd[i] = decision.pd
             line_rates.append(offered)
             line_pds.append(pd_true)
             methods = {Method(x["method"]): int(x["sample_term"]) for x in offer["methods"]}
@@ -395,6 +399,12 @@ def run_market(
             available = int(limit_fen[i] - used[i]) // LINE_STEP_FEN * LINE_STEP_FEN
             amount = min(available, max(MIN_DRAW_FEN, int(limit_fen[i] * population.utilisation[i]) // LINE_STEP_FEN * LINE_STEP_FEN))
             groups[(lt["product"].id, method, lt["terms"][method])].append((i, amount, _rate(rate[i])))
+        attrition_keep = np.ones(n)
+        for action in strategy.maintenance:  # retention calls to the customers the bank ranks most at risk
+            if action.attrition_reduction > 0:
+                called = retention_targets(status == CUSTOMER, rate, bank_pd, market.competitor.pd_loading, action.calls_share)
+                attrition_keep[called] *= 1 - action.attrition_reduction
+                month["retention_calls"] += int(called.sum())
         leaving = (status == CUSTOMER) & (u_attr < attrition_keep * (market.competitor.attrition_base_monthly + market.competitor.attrition_per_point_monthly * np.maximum(0.0, (rate - comp) * 100)))
         stage["draws"] += time.perf_counter() - began
 
@@ -510,7 +520,7 @@ def run_market(
         factor = strategy.process.operating_cost_factor
         operating = int(round(factor * 100 * (
             month["applications"] * market.costs.per_application_yuan + month["reviews"] * market.costs.per_review_yuan + open_lines * market.costs.per_line_month_yuan
-        ))) + int(round(100 * maintenance_yuan * open_lines))
+        ))) + int(round(100 * sum(a.cost_per_customer_month_yuan * round(a.calls_share * open_lines) for a in strategy.maintenance)))
         funding = int(round(balance * market.costs.funds_rate / 12))
         row = {
             "month": m + 1, "date": last.isoformat(), "applications": month["applications"], "approvals": month["approvals"],
@@ -520,7 +530,7 @@ def run_market(
             "operating_cost_fen": operating, "acquisition_cost_fen": acquisition, "attrition": month["attrition"],
             "lost_to_competitor": month["lost_to_competitor"], "rationed": month["rationed"], "reviews_of_lines": month["reviews_of_lines"],
             "review_freeze": month["review:freeze"], "review_increase": month["review:increase"], "review_decrease": month["review:decrease"],
-            "campaign_contacts": contacts, "default_multiplier": default_mult, "late_payments": month["late_payments"],
+            "campaign_contacts": contacts, "retention_calls": month["retention_calls"], "default_multiplier": default_mult, "late_payments": month["late_payments"],
             "prepayments": month["prepayments"], "live_loans": len(book),
         }
         by_month.append(row)

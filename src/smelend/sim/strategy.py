@@ -38,8 +38,10 @@ class _Strict(BaseModel):
 
 
 class Campaign(_Strict):
-    """Outbound acquisition: each month ``share_contacted`` of the businesses not yet customers are contacted
-    through ``channel``; a contacted business in need applies with ``conversion``."""
+    """Outbound acquisition: each month ``share_contacted`` of the businesses not yet customers (rounded) are
+    contacted through ``channel``, the pre-approved list's best first (those the bank may approach, then the
+    lowest PD by the real scorecards: :func:`smelend.sim.targeting.campaign_targets`); a contacted business in
+    need applies with ``conversion``."""
 
     name: str = Field(min_length=1, max_length=80)
     channel: str
@@ -84,10 +86,16 @@ class Process(_Strict):
 
 
 class MaintenanceAction(_Strict):
+    """A monthly action on the customers: ``calls_share`` of them (rounded), the ones the bank ranks most at risk
+    of leaving first (:func:`smelend.sim.targeting.retention_targets`), get ``attrition_reduction`` off their
+    attrition; ``repeat_draw_uplift`` applies to every customer; the cost is per customer reached a month
+    (``calls_share`` x customers). ``calls_share`` 1 (the default) reaches every customer."""
+
     name: str = Field(min_length=1, max_length=80)
     attrition_reduction: float = Field(ge=0, le=1)
     repeat_draw_uplift: float = Field(default=0.0, ge=0, le=5)
     cost_per_customer_month_yuan: float = Field(ge=0, le=10_000)
+    calls_share: float = Field(default=1.0, gt=0, le=1)
 
 
 class Conversion(_Strict):
