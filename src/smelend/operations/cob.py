@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-import polars as pl
+from typing import TYPE_CHECKING
+
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Connection
 
@@ -22,12 +23,14 @@ from smelend.operations.context import COB_BATCH_CHUNK_LOANS, COB_CHUNK_LOANS, B
 from smelend.operations.repayments import collect_due
 from smelend.servicing.accrual import close_day
 from smelend.servicing.cob_batch import ACTIVE, BookArrays, close_day_batch, entries_from_batch, posting_rows_from_batch, to_states
-from smelend.store.cob_loans import POSITIONS_SCHEMA, positions, post_day_close, read_chunk, write_chunk
 from smelend.servicing.delinquency import Category, bucket
 from smelend.servicing.loan import LoanStatus
 from smelend.store.lending import BusinessDay, StoredLoan, active_loan_ids, expire_lines, get_business_day, load_loans, save_loan, save_loans, set_business_day
 from smelend.store.ledger import post_entries, post_entry
 from smelend.store.tables import cob_runs, loans
+
+if TYPE_CHECKING:  # polars is imported where a close runs, not by `smelend --help`
+    import polars as pl
 
 Progress = Callable[[date, int], None]  # (day being closed, days done so far)
 COLUMNAR_CHUNK_LOANS = 100_000  # loans a transaction on the columnar path: about 100 MB of arrays
@@ -107,6 +110,10 @@ def _close_loans_columnar(book: Book, day: date, totals: CobTotals) -> pl.DataFr
     """The vectorised path at book scale: chunks of :data:`COLUMNAR_CHUNK_LOANS` loans read straight into
     arrays, closed by ``close_day_batch``, written back in bulk with their journal rows, one transaction
     a chunk (:mod:`smelend.store.cob_loans`; no LoanState objects)."""
+    import polars as pl
+
+    from smelend.store.cob_loans import POSITIONS_SCHEMA, positions, post_day_close, read_chunk, write_chunk
+
     after_id = 0
     standing: list[pl.DataFrame] = []
     while True:
