@@ -44,6 +44,7 @@ from smelend.servicing.cob_batch import DAY_CLOSE_ACCOUNTS, METHOD_CODES, NAT, S
 from smelend.servicing.conventions import DaysInYear, conventions_from_settings
 from smelend.servicing.loan import MAX_LOAN_FEN, RATE_SCALE, LoanStatus
 from smelend.store.bulk_read import read_frame
+from smelend.store.db import copy_rows, driver_executemany
 from smelend.store.ledger import _apply_deltas, _bulk_insert  # the ledger's bulk helpers (COPY / executemany, balance upsert)
 from smelend.store.lending import ConcurrentChange
 from smelend.store.tables import behaviour_scores, installments, journal_entries, loans, postings
@@ -376,25 +377,14 @@ def _bulk_update(conn: Connection, table: str, columns: tuple[str, ...], keys: t
     if conn.dialect.name != "postgresql":
         sets = ", ".join(f"{c} = ?" for c in columns)
         where = " AND ".join(f"{k} = ?" for k in keys)
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany(f"UPDATE {table} SET {sets} WHERE {where}", rows)
-            return int(cursor.rowcount)
-        finally:
-            cursor.close()
+        return driver_executemany(conn, f"UPDATE {table} SET {sets} WHERE {where}", rows)
     names = [*columns, *[f"k_{k}" for k in keys]]
     staging = f"cob_update_{table}"
     conn.exec_driver_sql(
         f"CREATE TEMP TABLE IF NOT EXISTS {staging} AS SELECT {', '.join(f'{c} AS {c}' for c in columns)}, {', '.join(f'{k} AS k_{k}' for k in keys)} FROM {table} LIMIT 0"
     )
     conn.exec_driver_sql(f"TRUNCATE {staging}")
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        with cursor.copy(f"COPY {staging} ({', '.join(names)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
-    finally:
-        cursor.close()
+    copy_rows(conn, staging, names, rows)
     sets = ", ".join(f"{c} = s.{c}" for c in columns)
     where = " AND ".join(f"t.{k} = s.k_{k}" for k in keys)
     done = conn.exec_driver_sql(f"UPDATE {table} AS t SET {sets} FROM {staging} AS s WHERE {where}")

@@ -29,6 +29,7 @@ import os
 import sqlite3
 import threading
 from functools import partial
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -190,6 +191,33 @@ def _sqlite_on_begin(conn: Connection) -> None:
     except BaseException:
         dbapi_connection.release_write_lock()
         raise
+
+
+def driver_executemany(conn: Connection, sql: str, rows: Iterable[Sequence[Any]]) -> int:
+    """The driver's own ``executemany`` in the caller's transaction (several times faster than Core's
+    per-row parameter handling at book scale); ``sql`` uses ``?`` placeholders, rewritten for psycopg.
+    Returns the rows affected."""
+    if conn.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, list(rows))
+        return int(cursor.rowcount)
+    finally:
+        cursor.close()
+
+
+def copy_rows(conn: Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """PostgreSQL's ``COPY table (columns) FROM STDIN`` of ``rows`` in the caller's transaction: the
+    fastest bulk write there is."""
+    assert conn.dialect.name == "postgresql", conn.dialect.name
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    finally:
+        cursor.close()
 
 
 def reading(engine: Engine) -> Connection:

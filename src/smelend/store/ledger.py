@@ -18,6 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from smelend.ledger import Account, JournalEntry, Posting, TrialBalance
+from smelend.store.db import copy_rows
 from smelend.store.tables import (
     ACCOUNT_MAX_CHARS,
     LEDGER_KEY_MAX_CHARS,
@@ -208,13 +209,7 @@ def _bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: l
     PostgreSQL, the driver's own executemany on SQLite (both several times faster than Core's
     per-row parameter handling, which dominates at a million rows)."""
     if conn.dialect.name == "postgresql":
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            with cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        finally:
-            cursor.close()
+        copy_rows(conn, table.name, columns, rows)
         return
     compiled = insert(table).compile(dialect=conn.dialect, column_keys=list(columns))
     assert compiled.positional and list(compiled.positiontup or ()) == list(columns), compiled.positiontup

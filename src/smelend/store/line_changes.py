@@ -23,6 +23,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from smelend.lines.changes import LineChange, check_changes
+from smelend.store.db import driver_executemany
 from smelend.store.outbox import add_notifications
 from smelend.store.tables import credit_lines, line_changes
 
@@ -66,17 +67,9 @@ def _driver_many(conn: Connection, sql: str, frame: pl.DataFrame) -> int:
     text on SQLite (what SQLAlchemy's Date stores there) and as dates elsewhere."""
     if frame.height == 0:
         return 0
-    if conn.dialect.paramstyle != "qmark":
-        sql = sql.replace("?", "%s")
     if conn.dialect.name == "sqlite":
         frame = frame.with_columns(pl.col(pl.Date).dt.strftime("%Y-%m-%d"))
-    rows = frame.rows()
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.executemany(sql, rows)
-        return int(cursor.rowcount)
-    finally:
-        cursor.close()
+    return driver_executemany(conn, sql, frame.rows())
 
 
 def write_changes(conn: Connection, run_id: str, changes: pl.DataFrame, versions: Versions) -> Counter[str]:

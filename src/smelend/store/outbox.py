@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection
 
 from smelend.lines.changes import notifications
+from smelend.store.db import driver_executemany
 from smelend.store.tables import line_notifications
 
 PENDING = "pending"
@@ -24,13 +25,7 @@ def add_notifications(conn: Connection, changes: pl.DataFrame) -> int:
         return 0
     notices = notifications(changes).select("line_change_id", "line_id", "event", "payload", pl.lit(PENDING).alias("status"), pl.lit(0).alias("attempts"))
     sql = "INSERT INTO line_notifications (line_change_id, line_id, event, payload, status, attempts) VALUES (?, ?, ?, ?, ?, ?)"
-    if conn.dialect.paramstyle != "qmark":
-        sql = sql.replace("?", "%s")
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.executemany(sql, notices.rows())
-    finally:
-        cursor.close()
+    driver_executemany(conn, sql, notices.rows())
     return notices.height
 
 
