@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -23,6 +25,7 @@ from smelend.api.routers.common import Service
 from smelend.api.routers.health import MetricsMiddleware
 
 WORKERS_ENV = "SMELEND_SERVE_WORKERS"  # how many processes share the partners' rate limits
+THREADS_ENV = "SMELEND_SERVE_THREADS"  # set by `smelend serve`: blocking calls at once per process (see api.serving)
 PROVIDER_ENV = "SMELEND_PROVIDER"
 PROVIDER_SEED_ENV = "SMELEND_PROVIDER_SEED"
 
@@ -43,6 +46,17 @@ def protect_logs() -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, DropResultRows) for f in logger.filters):
             logger.addFilter(DropResultRows())
+
+
+@asynccontextmanager
+async def _serving(app: FastAPI) -> AsyncIterator[None]:
+    """Under ``smelend serve`` (which sets :data:`THREADS_ENV`), ready the process before it takes traffic."""
+    threads = os.environ.get(THREADS_ENV)
+    if threads is not None:
+        from smelend.api.serving import prepare_process
+
+        await prepare_process(app.state.service, int(threads))
+    yield
 
 
 def make_provider(spec: str | None = None, seed: int | None = None) -> Any:
@@ -80,6 +94,7 @@ def create_app(engine: Engine | None = None, *, provider: Any = None, strategy: 
         provider=provider if provider is not None else make_provider(),
     )
     app = FastAPI(
+        lifespan=_serving,
         title="smelend",
         version="1",
         summary="Online credit lines for small and micro enterprises: apply, decide, accept, draw, repay.",

@@ -48,8 +48,8 @@ from sqlalchemy.engine import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
 from smelend.api.principal import Principal
-from smelend.api.security import api_error, engine_of
-from smelend.api.signing import request_target
+from smelend.api.security import api_error, engine_of, refused_signature
+from smelend.api.signing import PendingNonce, SignatureError, remember, request_target
 from smelend.store import idempotency as store
 
 HEADER = "Idempotency-Key"
@@ -68,18 +68,28 @@ async def idempotent(request: Request, principal: Principal, work: Work, prepare
     """Run ``work(conn, prepared)`` once per (caller, Idempotency-Key): in one transaction with its stored
     response. ``prepare()`` (checks and slow reads, no writes, e.g. the providers' data for a decision) runs
     first, outside the transaction, and only once the key is claimed: a retry is answered from the store
-    without calling anyone again."""
+    without calling anyone again. A partner's nonce left pending by :func:`~smelend.api.security.authenticate_for_work`
+    is stored by the first write transaction (the claim's, or the work's); when the work raises, on its own."""
     engine = engine_of(request)
     key = _key(request)
+    nonce: PendingNonce | None = getattr(request.state, "pending_nonce", None)
+    request.state.pending_nonce = None
     if key is None:
-        status, text = await run_in_threadpool(_prepare_and_work, engine, prepare, work, None)
+        try:
+            status, text = await run_in_threadpool(_prepare_and_work, engine, prepare, work, None, nonce)
+        except SignatureError as exc:
+            raise refused_signature(exc) from None
+        except BaseException:
+            if nonce is not None:  # refused work still used its nonce
+                await run_in_threadpool(_remember_alone, engine, nonce)
+            raise
         return _response(status, text)
-    early = await _claim(request, engine, principal, key)
+    early = await _claim(request, engine, principal, key, nonce)
     if early is not None:
         return early
     claimed = (principal.key, key)
     try:
-        status, text = await run_in_threadpool(_prepare_and_work, engine, prepare, work, claimed)
+        status, text = await run_in_threadpool(_prepare_and_work, engine, prepare, work, claimed, None)
     except BaseException:
         await run_in_threadpool(_release, engine, principal.key, key)
         raise
@@ -88,11 +98,20 @@ async def idempotent(request: Request, principal: Principal, work: Work, prepare
     return _response(status, text)
 
 
-def _prepare_and_work(engine: Engine, prepare: Callable[[], Any] | None, work: Work, claimed: tuple[str, str] | None) -> tuple[int, str]:
+def _prepare_and_work(engine: Engine, prepare: Callable[[], Any] | None, work: Work, claimed: tuple[str, str] | None,
+                      nonce: PendingNonce | None) -> tuple[int, str]:
     """``prepare()`` then ``work`` in its transaction, in one trip to the threadpool (each trip costs a
     thread hand-off both ways, a noticeable share of a fast request)."""
     prepared = None if prepare is None else prepare()
-    return _in_transaction(engine, lambda conn: work(conn, prepared), claimed)
+    return _in_transaction(engine, lambda conn: work(conn, prepared), claimed, nonce)
+
+
+def _remember_alone(engine: Engine, nonce: PendingNonce) -> None:
+    with engine.begin() as conn:
+        try:
+            remember(conn, nonce)
+        except SignatureError:
+            pass  # a concurrent replay stored it: used either way
 
 
 async def idempotent_call(request: Request, principal: Principal, work: CallWork) -> Response:
@@ -129,10 +148,13 @@ def _key(request: Request) -> str | None:
     return key
 
 
-async def _claim(request: Request, engine: Engine, principal: Principal, key: str) -> Response | None:
+async def _claim(request: Request, engine: Engine, principal: Principal, key: str, nonce: PendingNonce | None = None) -> Response | None:
     """None when this request now holds the key; else the response to send instead of doing the work."""
     digest = store.request_hash(request.method, request_target(request), await request.body())
-    found = await run_in_threadpool(_claim_in_transaction, engine, principal.key, key, digest)
+    try:
+        found = await run_in_threadpool(_claim_in_transaction, engine, principal.key, key, digest, nonce)
+    except SignatureError as exc:
+        raise refused_signature(exc) from None
     if found.outcome == "claimed":
         return None
     if found.outcome == "mismatch":
@@ -145,10 +167,12 @@ async def _claim(request: Request, engine: Engine, principal: Principal, key: st
     return response
 
 
-def _claim_in_transaction(engine: Engine, principal: str, key: str, digest: str) -> store.Claim:
+def _claim_in_transaction(engine: Engine, principal: str, key: str, digest: str, nonce: PendingNonce | None = None) -> store.Claim:
     global _last_prune
     now = datetime.now(UTC)
     with engine.begin() as conn:
+        if nonce is not None:
+            remember(conn, nonce)
         found = store.claim(conn, principal, key, digest, now)
         with _prune_lock:
             due = time.monotonic() - _last_prune >= PRUNE_EVERY_SECONDS or _last_prune == 0.0
@@ -159,8 +183,10 @@ def _claim_in_transaction(engine: Engine, principal: str, key: str, digest: str)
     return found
 
 
-def _in_transaction(engine: Engine, work: Work, claimed: tuple[str, str] | None) -> tuple[int, str]:
+def _in_transaction(engine: Engine, work: Work, claimed: tuple[str, str] | None, nonce: PendingNonce | None = None) -> tuple[int, str]:
     with engine.begin() as conn:
+        if nonce is not None:
+            remember(conn, nonce)
         status, text = _encode(*work(conn))
         if claimed is not None and status < 400:
             store.complete(conn, claimed[0], claimed[1], status, text)

@@ -53,6 +53,13 @@ def _unauthorized(field: str, reason: str) -> HTTPException:
     return api_error(401, field, reason, headers={"WWW-Authenticate": 'Bearer realm="smelend"'})
 
 
+def refused_signature(exc: signing.SignatureError) -> HTTPException:
+    """The response to a refused signed request (401 naming the header; 413 for an oversized body)."""
+    if exc.status == 401:
+        return _unauthorized(exc.field, exc.message)
+    return api_error(exc.status, exc.field, exc.message)
+
+
 def engine_of(request: Request) -> Engine:
     engine = getattr(request.app.state, "engine", None)
     assert isinstance(engine, Engine), "the app factory must set app.state.engine"
@@ -69,6 +76,16 @@ def rate_limiter_of(request: Request) -> RateLimiter:
 
 async def authenticate(request: Request) -> Principal:
     """The :class:`Principal` making this request; 401 (JSON) when there is none, 429 for a partner over its limit."""
+    return await _authenticate(request, defer_nonce=False)
+
+
+async def authenticate_for_work(request: Request) -> Principal:
+    """:func:`authenticate` for a route whose state change goes through :func:`smelend.api.idempotency.idempotent`,
+    which stores a partner's nonce in the work's own transaction (``signing.verify_request(defer_nonce=True)``)."""
+    return await _authenticate(request, defer_nonce=True)
+
+
+async def _authenticate(request: Request, defer_nonce: bool) -> Principal:
     engine = engine_of(request)
     authorization = request.headers.get("authorization")
     signed = any(request.headers.get(name) for name in signing.SIGNATURE_HEADERS)
@@ -77,7 +94,7 @@ async def authenticate(request: Request) -> Principal:
     if authorization is not None:
         return await _bearer(engine, authorization)
     if signed:
-        return await _partner(request, engine)
+        return await _partner(request, engine, defer_nonce)
     raise _unauthorized(AUTHORIZATION, "is required: Bearer <token>, or sign the request (X-Smelend-* headers)")
 
 
@@ -102,13 +119,11 @@ def _find_user(engine: Engine, token: str) -> access.ApiUser | None:
         return access.find_user_by_token(conn, token)
 
 
-async def _partner(request: Request, engine: Engine) -> Principal:
+async def _partner(request: Request, engine: Engine, defer_nonce: bool) -> Principal:
     try:
-        partner = await signing.verify_request(request, engine)
+        partner = await signing.verify_request(request, engine, defer_nonce=defer_nonce)
     except signing.SignatureError as exc:
-        if exc.status == 401:
-            raise _unauthorized(exc.field, exc.message) from None
-        raise api_error(exc.status, exc.field, exc.message) from None
+        raise refused_signature(exc) from None
     share = worker_share(partner.rate_limit_per_minute, getattr(request.app.state, "workers", 1))
     wait = rate_limiter_of(request).check(f"partner:{partner.id}", share)
     if wait is not None:
@@ -118,12 +133,13 @@ async def _partner(request: Request, engine: Engine) -> Principal:
     return Principal(kind="partner", id=partner.id, name=partner.name)
 
 
-def require_kind(*kinds: str) -> Callable[..., Awaitable[Principal]]:
-    """A dependency: the caller, when of one of ``kinds`` (staff, borrower, partner); else 403."""
+def require_kind(*kinds: str, for_work: bool = False) -> Callable[..., Awaitable[Principal]]:
+    """A dependency: the caller, when of one of ``kinds`` (staff, borrower, partner); else 403.
+    ``for_work``: authenticated by :func:`authenticate_for_work` (the route's work runs through ``idempotent``)."""
     assert kinds and set(kinds) <= set(KINDS), f"kinds must be among {KINDS}"
     wanted = frozenset(kinds)
 
-    async def dependency(principal: Principal = Depends(authenticate)) -> Principal:
+    async def dependency(principal: Principal = Depends(authenticate_for_work if for_work else authenticate)) -> Principal:
         if principal.kind not in wanted:
             raise api_error(403, "kind", f"this endpoint is for {', '.join(sorted(wanted))} callers")
         return principal

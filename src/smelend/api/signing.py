@@ -29,11 +29,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from smelend.store import access
+from smelend.store.db import reading
 
 KEY_ID_HEADER = "X-Smelend-Key-Id"
 TIMESTAMP_HEADER = "X-Smelend-Timestamp"
@@ -154,7 +155,16 @@ _prune_lock = threading.Lock()
 _last_prune = 0.0
 
 
-async def verify_request(request: Request, engine: Engine, now: float | None = None) -> access.Partner:
+@dataclass(frozen=True)
+class PendingNonce:
+    """A proved request's nonce, to be stored by the request's own write transaction (:func:`remember`)."""
+
+    key_id: str
+    nonce: str
+    seen_at: datetime
+
+
+async def verify_request(request: Request, engine: Engine, now: float | None = None, *, defer_nonce: bool = False) -> access.Partner:
     """The partner that signed ``request``, or :class:`SignatureError` naming the failed check.
 
     Reads the body with ``await request.body()``, which Starlette caches on the request, so the route's
@@ -162,6 +172,11 @@ async def verify_request(request: Request, engine: Engine, now: float | None = N
     can burn a partner's nonces. FastAPI reads (and JSON-decodes) a route's body before running its
     dependencies, so :data:`MAX_BODY_BYTES` bounds what is signed, not what is received: cap request
     sizes at the proxy too.
+
+    ``defer_nonce``: check in a read transaction that the nonce is new and leave it, as a
+    :class:`PendingNonce`, in ``request.state.pending_nonce`` for the route's first write transaction
+    to store with its work (:func:`remember`), which then refuses a replay that raced this one. A
+    decision costs one write transaction instead of two (a SQLite file has one writer at a time).
     """
     parts = parse_headers(request.headers)
     length = request.headers.get("content-length", "")
@@ -172,25 +187,54 @@ async def verify_request(request: Request, engine: Engine, now: float | None = N
     body = await request.body()
     if len(body) > MAX_BODY_BYTES:
         raise SignatureError("body", f"is at most {MAX_BODY_BYTES} bytes when signed", status=413)
-    return await run_in_threadpool(_check_and_remember, engine, request.method, request_target(request), parts, body, at)
+    target = request_target(request)
+    if not defer_nonce:
+        return await run_in_threadpool(_check_and_remember, engine, request.method, target, parts, body, at)
+    partner = await run_in_threadpool(_check_unused, engine, request.method, target, parts, body)
+    request.state.pending_nonce = PendingNonce(parts.key_id, parts.nonce, datetime.fromtimestamp(at, UTC))
+    return partner
+
+
+def remember(conn: Connection, pending: PendingNonce) -> None:
+    """Store a deferred nonce in the caller's (write) transaction; :class:`SignatureError` when it was
+    used meanwhile (the caller rolls back). Prunes old nonces at most once a minute per process."""
+    if not access.remember_nonce(conn, pending.key_id, pending.nonce, pending.seen_at):
+        raise SignatureError(NONCE_HEADER, "was already used with this key")
+    _prune_if_due(conn, pending.seen_at)
 
 
 def _check_and_remember(engine: Engine, method: str, target: str, parts: SignedParts, body: bytes, now: float) -> access.Partner:
     """In one transaction: find the partner, prove the signature, store the nonce (only once proved)."""
-    global _last_prune
-    seen_at = datetime.fromtimestamp(now, UTC)
     with engine.begin() as conn:
-        partner = access.find_partner_by_key_id(conn, parts.key_id)
-        if partner is None or not partner.active:
-            raise SignatureError(KEY_ID_HEADER, "unknown or inactive key")
-        if not signature_matches(partner.secret, method, target, parts, body):
-            raise SignatureError(SIGNATURE_HEADER, "does not match the request (method, path, timestamp, nonce, body)")
-        if not access.remember_nonce(conn, parts.key_id, parts.nonce, seen_at):
-            raise SignatureError(NONCE_HEADER, "was already used with this key")
-        with _prune_lock:
-            due = now - _last_prune >= PRUNE_EVERY_SECONDS
-            if due:
-                _last_prune = now
-        if due:
-            access.prune_nonces(conn, seen_at - timedelta(seconds=NONCE_RETENTION_SECONDS))
+        partner = _proved_partner(conn, method, target, parts, body)
+        remember(conn, PendingNonce(parts.key_id, parts.nonce, datetime.fromtimestamp(now, UTC)))
     return partner
+
+
+def _check_unused(engine: Engine, method: str, target: str, parts: SignedParts, body: bytes) -> access.Partner:
+    """In a read transaction: find the partner, prove the signature, see that the nonce is new."""
+    with reading(engine) as conn:
+        partner = _proved_partner(conn, method, target, parts, body)
+        if access.nonce_seen(conn, parts.key_id, parts.nonce):
+            raise SignatureError(NONCE_HEADER, "was already used with this key")
+    return partner
+
+
+def _proved_partner(conn: Connection, method: str, target: str, parts: SignedParts, body: bytes) -> access.Partner:
+    partner = access.find_partner_by_key_id(conn, parts.key_id)
+    if partner is None or not partner.active:
+        raise SignatureError(KEY_ID_HEADER, "unknown or inactive key")
+    if not signature_matches(partner.secret, method, target, parts, body):
+        raise SignatureError(SIGNATURE_HEADER, "does not match the request (method, path, timestamp, nonce, body)")
+    return partner
+
+
+def _prune_if_due(conn: Connection, seen_at: datetime) -> None:
+    global _last_prune
+    now = seen_at.timestamp()
+    with _prune_lock:
+        due = now - _last_prune >= PRUNE_EVERY_SECONDS
+        if due:
+            _last_prune = now
+    if due:
+        access.prune_nonces(conn, seen_at - timedelta(seconds=NONCE_RETENTION_SECONDS))

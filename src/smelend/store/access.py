@@ -225,6 +225,12 @@ def remember_nonce(conn: Connection, key_id: str, nonce: str, seen_at: datetime)
     return written is not None
 
 
+def nonce_seen(conn: Connection, key_id: str, nonce: str) -> bool:
+    """Whether this key already used ``nonce`` (a read: :func:`remember_nonce` decides a race)."""
+    found = conn.execute(select(request_nonces.c.nonce).where(request_nonces.c.key_id == key_id, request_nonces.c.nonce == nonce))
+    return found.first() is not None
+
+
 def prune_nonces(conn: Connection, before: datetime) -> int:
     """Forget nonces seen before ``before``; returns how many. Safe once their timestamps are out of the
     accepted window (see :mod:`smelend.api.signing`), since a replay of those is refused anyway."""

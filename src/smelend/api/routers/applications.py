@@ -229,7 +229,7 @@ def application_document(row: dict[str, Any], person: repositories.Person, enter
 
 
 @router.post("/v1/applications", status_code=201, response_model=ApplicationOut, responses=ERRORS)
-async def apply(body: ApplicationIn, request: Request, principal: Principal = Depends(require_kind("borrower", "partner"))) -> JSONResponse:
+async def apply(body: ApplicationIn, request: Request, principal: Principal = Depends(require_kind("borrower", "partner", for_work=True))) -> JSONResponse:
     """Apply for a credit line and get the decision (and, when approved, the offer) at once."""
     svc = service(request)
     decided: list[str] = []  # the outcome, once written (counted in the metrics; a replay is not)
