@@ -152,6 +152,18 @@ class ServerCpu:
         return total
 
 
+def machine_speed_ms() -> float:
+    """CPU milliseconds for a fixed pure-Python loop: this VM's vCPU speed moves by half from minute to
+    minute (other tenants), which moves the server's CPU per request and so every latency; printed with
+    each run so runs can be compared (about 130 ms on a quiet host here)."""
+    began = time.process_time()
+    total = 0
+    for i in range(3_000_000):
+        total += i * i
+    assert total > 0
+    return 1000 * (time.process_time() - began)
+
+
 def summary(latencies_s: list[float], statuses: list[int], wall_s: float) -> dict[str, Any]:
     ms = np.asarray(latencies_s) * 1000
     ok = sum(1 for s in statuses if 200 <= s < 300)
@@ -245,10 +257,11 @@ async def run_backend(name: str, url: str, args: argparse.Namespace, workdir: Pa
             }
             return client.request_bytes("POST", "/v1/applications", body)
 
+        speed_before = machine_speed_ms()
         print(f"[{name}] decisions ...", file=sys.stderr)
         steady, saturated, docs = await phase(client, cpu, application, args)
         if args.phases == "decisions":
-            return {"decisions": {"steady": steady, "saturation": saturated}}
+            return {"decisions": {"steady": steady, "saturation": saturated}, "machine_speed_ms": [speed_before, machine_speed_ms()]}
         offers = [d["offer"]["id"] for d in docs if isinstance(d, dict) and d.get("offer")]
         lines = []
         for offer_id in offers[: args.lines]:
@@ -270,6 +283,7 @@ async def run_backend(name: str, url: str, args: argparse.Namespace, workdir: Pa
         print(f"[{name}] repayments on {len(loans)} loans ...", file=sys.stderr)
         repay_steady, repay_saturated, _ = await phase(client, cpu, repay, args)
         return {
+            "machine_speed_ms": [speed_before, machine_speed_ms()],
             "decisions": {"steady": steady, "saturation": saturated},
             "draws": {"steady": draw_steady, "saturation": draw_saturated},
             "repayments": {"steady": repay_steady, "saturation": repay_saturated},
@@ -290,15 +304,19 @@ def main() -> None:
     parser.add_argument("--warmup-seconds", type=float, default=2.0, help="at the steady rate before each phase, not measured")
     parser.add_argument("--lines", type=int, default=40, help="offers accepted into lines for the draw phase")
     parser.add_argument("--postgres-url", default=os.environ.get("SMELEND_BENCH_POSTGRES_URL"))
+    parser.add_argument("--postgres-only", action="store_true", help="skip the SQLite run (needs --postgres-url)")
     parser.add_argument("--sqlite-synchronous", choices=("FULL", "NORMAL"), default="FULL",
                         help="SQLite's durability for the run (SMELEND_SQLITE_SYNCHRONOUS): FULL syncs every commit")
     parser.add_argument("--phases", choices=("all", "decisions"), default="all", help="decisions only: a quicker run while tuning")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.postgres_only and not args.postgres_url:
+        parser.error("--postgres-only needs --postgres-url")
     results: dict[str, Any] = {"sqlite_synchronous": args.sqlite_synchronous, "workers": args.workers, "threads": args.threads, "rate": args.rate, "seconds": args.seconds, "warmup_seconds": args.warmup_seconds, "concurrency": args.concurrency, "target_p99_ms_at_rate": 50}
     with tempfile.TemporaryDirectory(prefix="smelend-load-") as tmp:
         workdir = Path(tmp)
-        results["sqlite"] = asyncio.run(run_backend("sqlite", f"sqlite:///{workdir / 'load.db'}", args, workdir))
+        if not args.postgres_only:
+            results["sqlite"] = asyncio.run(run_backend("sqlite", f"sqlite:///{workdir / 'load.db'}", args, workdir))
         if args.postgres_url:
             results["postgresql"] = asyncio.run(run_backend("postgresql", args.postgres_url, args, workdir))
     if args.json:
@@ -307,7 +325,9 @@ def main() -> None:
     for backend in ("sqlite", "postgresql"):
         if backend not in results:
             continue
-        print(f"{backend}:" + (f" (synchronous={args.sqlite_synchronous})" if backend == "sqlite" else ""))
+        speed = " / ".join(f"{ms:.0f}" for ms in results[backend]["machine_speed_ms"])
+        print(f"{backend}:" + (f" (synchronous={args.sqlite_synchronous})" if backend == "sqlite" else "")
+              + f" workers {args.workers}, threads {args.threads}; machine speed {speed} ms before / after (~130 when quiet)")
         phases = [p for p in ("decisions", "draws", "repayments") if p in results[backend]]
         for phase in phases:
             for mode in ("steady", "saturation"):
