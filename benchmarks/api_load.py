@@ -49,8 +49,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(env: dict[str, str], port: int, log: Path, workers: int, threads: int) -> subprocess.Popen[bytes]:
-    command = [sys.executable, "-m", "smelend", "serve", "--port", str(port), "--workers", str(workers), "--threads", str(threads)]
+def start_server(env: dict[str, str], port: int, log: Path, workers: int, threads: int | None) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "smelend", "serve", "--port", str(port), "--workers", str(workers)]
+    command += [] if threads is None else ["--threads", str(threads)]
     server = subprocess.Popen(command, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -300,7 +301,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
-    parser.add_argument("--threads", type=int, default=1, help="smelend serve --threads: blocking calls per worker at once")
+    parser.add_argument("--threads", type=int, default=None, help="smelend serve --threads (default: the server's, 1 on SQLite, 2 on PostgreSQL)")
     parser.add_argument("--warmup-seconds", type=float, default=2.0, help="at the steady rate before each phase, not measured")
     parser.add_argument("--lines", type=int, default=40, help="offers accepted into lines for the draw phase")
     parser.add_argument("--postgres-url", default=os.environ.get("SMELEND_BENCH_POSTGRES_URL"))
@@ -327,7 +328,7 @@ def main() -> None:
             continue
         speed = " / ".join(f"{ms:.0f}" for ms in results[backend]["machine_speed_ms"])
         print(f"{backend}:" + (f" (synchronous={args.sqlite_synchronous})" if backend == "sqlite" else "")
-              + f" workers {args.workers}, threads {args.threads}; machine speed {speed} ms before / after (~130 when quiet)")
+              + f" workers {args.workers}, threads {args.threads or ('default: 1' if backend == 'sqlite' else 'default: 2')}; machine speed {speed} ms before / after (~130 when quiet)")
         phases = [p for p in ("decisions", "draws", "repayments") if p in results[backend]]
         for phase in phases:
             for mode in ("steady", "saturation"):

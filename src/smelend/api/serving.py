@@ -8,7 +8,7 @@ Three measured causes of slow requests under load (``benchmarks/api_load.py``), 
   GIL on every statement and waits up to the switch interval (5 ms) to get it back, so the lock was held
   for tens of milliseconds and every writer in every process queued behind it. The work is CPU-bound
   Python: a second thread in the same process adds no throughput, only contention. So a served process
-  runs :data:`DEFAULT_THREADS` blocking call at a time (``smelend serve --threads``) and scales by
+  runs one blocking call at a time (two on PostgreSQL, :func:`default_threads`; ``smelend serve --threads``) and scales by
   processes (``--workers``), which the kernel schedules without a shared lock.
 - **First requests.** The first decision in a process compiles the policy rules, loads LightGBM and fills
   caches (~40 ms instead of ~10): :func:`warm_up` decides one simulated application before the process
@@ -32,11 +32,22 @@ import anyio.to_thread
 
 from smelend.api.routers.common import Service
 
-DEFAULT_THREADS = 1
+THREADS_BY_BACKEND = {"sqlite": 1, "postgresql": 2}  # PostgreSQL: a worker waits on each round trip; a second thread fills it
 MAX_THREADS = 64
 WARM_UP_SEED = 0x5E1E
 
 log = logging.getLogger("uvicorn.error")  # next to uvicorn's own start-up lines in the server log
+
+
+def default_threads(database_url: str) -> int:
+    """Blocking calls at once per worker for this database.
+
+    >>> default_threads("sqlite:////srv/smelend.db"), default_threads("postgresql://bank@db/smelend")
+    (1, 2)
+    """
+    from smelend.store.db import normalise_url
+
+    return THREADS_BY_BACKEND[normalise_url(database_url).get_backend_name()]
 
 
 def warm_up(svc: Service) -> str:
