@@ -1,7 +1,7 @@
-"""How a process readies itself to serve under ``smelend serve``: one blocking call at a time, the
-decision engine warmed up, the start-up heap frozen.
+"""How a process readies itself to serve under ``smelend serve``: one blocking call at a time, SQLite's
+checkpoints on a thread, the decision engine warmed up, the start-up heap frozen.
 
-Three measured causes of slow requests under load (``benchmarks/api_load.py``), each fixed here:
+Four measured causes of slow requests under load (``benchmarks/api_load.py``), each fixed here:
 
 - **GIL convoys.** A request's database work runs in anyio's threadpool (40 threads by default). With
   several CPU-bound decisions on threads of one process, a thread holding SQLite's write lock drops the
@@ -14,6 +14,9 @@ Three measured causes of slow requests under load (``benchmarks/api_load.py``), 
   caches (~40 ms instead of ~10): :func:`warm_up` decides one simulated application before the process
   takes traffic (its own simulated provider, whatever provider the service uses: nothing is fetched or
   written).
+- **Checkpoints in a commit.** SQLite copied its write-ahead log back into the database inside whichever
+  COMMIT crossed 1,000 pages, holding the write lock meanwhile: a stall every second or two at 100
+  decisions a second. A thread checkpoints instead (:mod:`smelend.store.wal_checkpoints`).
 - **Full collections.** After start-up the heap holds millions of long-lived objects (models, modules);
   a full (generation 2) collection walks them all, 90-175 ms measured, stalling every request in flight.
   ``gc.freeze()`` after the warm-up moves them out of the collector's sight.
@@ -31,6 +34,7 @@ from datetime import UTC, datetime
 import anyio.to_thread
 
 from smelend.api.routers.common import Service
+from smelend.store.wal_checkpoints import checkpoint_in_background
 
 THREADS_BY_BACKEND = {"sqlite": 1, "postgresql": 2}  # PostgreSQL: a worker waits on each round trip; a second thread fills it
 MAX_THREADS = 64
@@ -67,6 +71,7 @@ async def prepare_process(svc: Service, threads: int) -> None:
     engine warm, the start-up heap frozen. Call once, from the server's start-up, in its event loop."""
     assert 1 <= threads <= MAX_THREADS, threads
     anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+    checkpoint_in_background(svc.engine)  # SQLite only; the thread ends with the process
     outcome = warm_up(svc)
     gc.collect()
     gc.freeze()
