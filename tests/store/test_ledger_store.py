@@ -22,6 +22,7 @@ from smelend.ledger import Account, JournalEntry, Posting, TrialBalance
 from smelend.ledger import trial_balance as pure_trial_balance
 from smelend.store import db
 from smelend.store.ledger import (
+    balances_last,
     entries_for_loan,
     entry_count,
     loan_balances,
@@ -104,6 +105,32 @@ def test_the_trial_balance_equals_the_recomputed_one_and_the_pure_one(engine: En
         assert stored.balanced
         assert stored.normal_balance_fen(Account.INTEREST_INCOME) == 3_000
         assert stored.balances_fen[Account.INTEREST_RECEIVABLE] == 0  # accrued and repaid: the row stays, at zero
+
+
+def test_balances_last_adds_the_block_s_postings_to_the_balances_as_it_ends(engine: Engine) -> None:
+    book = _book()
+    with engine.begin() as conn:
+        post_entry(conn, book[0])  # outside the block: at once
+        with balances_last(conn):
+            assert [post_entry(conn, e) for e in book[1:]] == [True] * (len(book) - 1)
+            assert post_entry(conn, book[1]) is False  # still idempotent by key
+            assert trial_balance(conn) == pure_trial_balance(book[:1])  # the balances lag inside the block
+        assert trial_balance(conn) == recomputed_trial_balance(conn) == pure_trial_balance(book)
+    with engine.connect() as conn:
+        assert trial_balance(conn) == recomputed_trial_balance(conn) == pure_trial_balance(book)
+        assert sum(_counts(conn).values()) == sum(len(e.postings) for e in book)
+
+
+def test_balances_last_adds_nothing_when_the_block_raises_and_does_not_nest(engine: Engine) -> None:
+    with engine.connect() as conn:
+        with pytest.raises(RuntimeError), conn.begin():
+            with balances_last(conn):
+                post_entry(conn, _drawdown("draw:1", 1, 10_000_000))
+                raise RuntimeError("the work failed")
+        with conn.begin():
+            with balances_last(conn), pytest.raises(AssertionError, match="do not nest"), balances_last(conn):
+                pass
+        assert entry_count(conn) == 0 and trial_balance(conn).balances_fen == {}
 
 
 def test_the_callers_rollback_undoes_the_entry_and_its_balances(engine: Engine) -> None:

@@ -23,7 +23,7 @@ from smelend.servicing.schedule import LoanTerms
 from smelend.store import get_or_create_enterprise
 from smelend.store.db import reading
 from smelend.store.lending import get_line, insert_line, insert_loan, line_of_loan, load_loan, release, reserve, save_loan, set_line_status
-from smelend.store.ledger import post_entry
+from smelend.store.ledger import balances_last, post_entry
 from smelend.store.tables import ENTERPRISE_NAME_MAX_CHARS
 
 DEFAULT_VALIDITY_MONTHS = 12
@@ -168,7 +168,7 @@ def draw(book: Book, request: DrawRequest, record: Recorder | None = None) -> Lo
 def confirm_disbursement(book: Book, loan_id: int, record: Recorder | None = None) -> LoanState:
     """The bank core settled the disbursement: activate the loan and post it (idempotent; ``record`` runs
     only when this call activates it)."""
-    with book.engine.begin() as conn:
+    with book.engine.begin() as conn, balances_last(conn):  # the shared balance rows locked only for the commit
         get_line(conn, line_of_loan(conn, loan_id), for_update=True)
         stored = load_loan(conn, loan_id, for_update=True)
         if stored.state.status is not stored.state.status.PENDING:

@@ -18,7 +18,7 @@ from smelend.servicing.loan import LoanState, LoanStatus
 from smelend.servicing.payments import PaymentFailed, Transfer, with_retries
 from smelend.servicing.repayment import PayoffQuote, apply_payment, parse_order, payoff_quote
 from smelend.store.db import reading
-from smelend.store.ledger import post_entry
+from smelend.store.ledger import balances_last, post_entry
 from smelend.store.lending import (
     auto_debit_loans_due,
     get_line,
@@ -53,9 +53,10 @@ def repay(book: Book, loan_id: int, amount_fen: int, day: date, record: Recorder
     transfer = Transfer(instruction, "paid_in", loan_id, amount_fen, day, f"loan:{loan_id}")
     with_retries(lambda: book.gateway.receive(transfer), COLLECTION_ATTEMPTS)
     with book.engine.begin() as conn:
-        state, applied = apply_receipt(book, conn, loan_id, amount_fen, day, instruction, "paid-in")
-        if record is not None:
-            record(conn, state, applied)
+        with balances_last(conn):  # the shared balance rows locked only for the commit
+            state, applied = apply_receipt(book, conn, loan_id, amount_fen, day, instruction, "paid-in")
+            if record is not None:
+                record(conn, state, applied)
         return state, applied
 
 

@@ -10,7 +10,8 @@ themselves, and the two must always agree.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import ColumnElement, Table, any_, bindparam, func, insert, select
@@ -28,6 +29,7 @@ from smelend.store.tables import (
     postings,
 )
 
+_DEFERRED_DELTAS = "smelend.ledger.deferred_balance_deltas"  # Connection.info key set by balances_last
 BULK_CHUNK_ENTRIES = 10_000  # rows per round of the bulk path; well under both backends' bind-parameter limits
 _ENTRY_COLUMNS = ("idempotency_key", "business_date", "kind", "loan_id", "line_id")
 _POSTING_COLUMNS = ("entry_id", "account", "amount_fen", "loan_id")
@@ -76,8 +78,36 @@ def post_entry(conn: Connection, entry: JournalEntry) -> bool:
     if entry_id is None:  # a concurrent transaction committed the same key after the check
         return False
     conn.execute(_INSERT_POSTINGS, [_posting_row(entry_id, entry.loan_id, p) for p in entry.postings])
-    _apply_deltas(conn, _deltas([entry]))
+    deferred = conn.info.get(_DEFERRED_DELTAS)
+    if deferred is None:
+        _apply_deltas(conn, _deltas([entry]))
+    else:
+        for account, (amount_fen, count) in _deltas([entry]).items():
+            had_fen, had_count = deferred.get(account, (0, 0))
+            deferred[account] = (had_fen + amount_fen, had_count + count)
     return True
+
+
+@contextmanager
+def balances_last(conn: Connection) -> Iterator[None]:
+    """Within the block, :func:`post_entry` writes entries and postings at once but adds to
+    ``account_balances`` only as the block ends: make it the last thing before COMMIT.
+
+    Every money movement updates the same few balance rows, which on PostgreSQL stay locked from that
+    update to the commit; a repayment that updated them first and then wrote its loan, line, repayment,
+    audit and callback rows held every other repayment back that long (sampled under load: transactions
+    waiting on the balance rows' lock while the holder sat idle in transaction). The balances are right
+    again at commit, which is when anyone else can see them; inside the block they lag: read none there.
+    On an exception nothing is added (the caller's transaction rolls back anyway).
+    """
+    assert _DEFERRED_DELTAS not in conn.info, "balances_last blocks do not nest"
+    deferred: dict[str, tuple[int, int]] = {}
+    conn.info[_DEFERRED_DELTAS] = deferred
+    try:
+        yield
+    finally:
+        del conn.info[_DEFERRED_DELTAS]
+    _apply_deltas(conn, deferred)
 
 
 def post_entries(conn: Connection, entries: Sequence[JournalEntry], chunk_entries: int = BULK_CHUNK_ENTRIES) -> int:
