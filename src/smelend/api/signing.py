@@ -176,7 +176,9 @@ async def verify_request(request: Request, engine: Engine, now: float | None = N
     ``defer_nonce``: check in a read transaction that the nonce is new and leave it, as a
     :class:`PendingNonce`, in ``request.state.pending_nonce`` for the route's first write transaction
     to store with its work (:func:`remember`), which then refuses a replay that raced this one. A
-    decision costs one write transaction instead of two (a SQLite file has one writer at a time).
+    decision costs one write transaction instead of two (a SQLite file has one writer at a time). Work
+    that fails still spends the nonce (in a transaction of its own); a body FastAPI refuses before the
+    work starts (422 for its shape) does not: its replay is refused the same way, and nothing was done.
     """
     parts = parse_headers(request.headers)
     length = request.headers.get("content-length", "")

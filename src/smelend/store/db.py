@@ -28,6 +28,7 @@ import fcntl
 import os
 import sqlite3
 import threading
+import time
 from functools import partial
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -37,6 +38,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.exc import DisconnectionError
 
 from smelend import settings
 from smelend.store import pii
@@ -44,6 +46,8 @@ from smelend.store import pii
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 15_000  # how long a writer waits for the lock before "database is locked"
 READ_ONLY_OPTION = "smelend_read_only"  # execution option set by reading()
+PING_IF_IDLE_S = 1.0  # PostgreSQL: a pooled connection idle this long is pinged before use (see _ping_if_idle)
+_IDLE_SINCE = "smelend_idle_since"  # pool record info key: monotonic time of the last check-in
 MIGRATION_LOCK_ID = 0x5E1E_0001  # PostgreSQL advisory lock held while migrating, so two starts do not race
 WRITE_LOCK_SUFFIX = ".write-lock"  # next to the SQLite file: the lock writers queue on
 
@@ -145,6 +149,7 @@ def normalise_url(url: str | URL) -> URL:
 
 def make_engine(url: str | URL, *, write_lock: bool = True, **kwargs: Any) -> Engine:
     """An engine for ``url``. Statement parameters are hidden from error messages: they may hold PII.
+    PostgreSQL connections idle for :data:`PING_IF_IDLE_S` are pinged before use, dead ones replaced.
 
     ``write_lock=False`` leaves a SQLite file's writers to SQLite's busy handler alone (what
     ``benchmarks/sqlite_writers.py`` compares the file lock with)."""
@@ -159,8 +164,35 @@ def make_engine(url: str | URL, *, write_lock: bool = True, **kwargs: Any) -> En
         event.listen(engine, "connect", partial(_sqlite_on_connect, synchronous=synchronous, lock_path=lock_path))
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    kwargs.setdefault("pool_pre_ping", True)
-    return create_engine(parsed, **kwargs)
+    engine = create_engine(parsed, **kwargs)
+    event.listen(engine.pool, "connect", _note_idle_since)
+    event.listen(engine.pool, "checkin", _note_idle_since)
+    event.listen(engine.pool, "checkout", _ping_if_idle)
+    return engine
+
+
+def _note_idle_since(_dbapi_connection: Any, record: Any) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """SQLAlchemy's ``pool_pre_ping`` for connections idle :data:`PING_IF_IDLE_S` or longer only.
+
+    A ping is a round trip before every checkout; a decision checks out three connections, so under load
+    that was three round trips in 25 with no use: a connection handed back milliseconds ago is alive.
+    One idle for a second or more (after a quiet spell, or a database restart) is pinged, and a dead one
+    is replaced: raising ``DisconnectionError`` makes the pool dispose of it and check out another."""
+    if time.monotonic() - record.info.get(_IDLE_SINCE, 0.0) < PING_IF_IDLE_S:
+        return
+    try:
+        _ping(dbapi_connection)
+    except Exception as exc:  # the driver's own error for a dead connection (psycopg.OperationalError, ...)
+        raise DisconnectionError(f"idle connection failed its ping: {exc}") from exc
+
+
+def _ping(dbapi_connection: Any) -> None:
+    with dbapi_connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any, synchronous: str, lock_path: Path | None = None) -> None:
