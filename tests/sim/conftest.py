@@ -13,7 +13,7 @@ from smelend.sim.strategy import StrategyFile, load_strategy_file
 ROOT = Path(__file__).resolve().parents[2]
 BASELINE = ROOT / "strategies" / "baseline.yaml"
 OPTIMIZED = ROOT / "strategies" / "optimized.yaml"
-SMES, MONTHS, SEEDS = 2500, 12, 2
+SMES, MONTHS, SEEDS = 1000, 12, 2  # 12 months: the baseline reviews its lines once a year; 1,000 businesses already give repeat draws and penalties
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from smelend.ledger.entries import trial_balance
 from smelend.sim.market import RunResult, run_market
 from smelend.sim.population import generate_population, load_market
 
-from tests.sim.conftest import MONTHS, SEEDS
+from tests.sim.conftest import MONTHS, SEEDS, SMES
 
 
 def _all(results: dict[str, list[RunResult]]) -> list[RunResult]:
@@ -86,7 +86,7 @@ def test_baseline_uses_only_its_own_app_and_one_method(results) -> None:
 
 def test_same_seed_same_run_and_seeds_differ(results, strategies) -> None:
     market = load_market()
-    again = run_market(generate_population(2500, 0, market), strategies[0], market, months=MONTHS)
+    again = run_market(generate_population(SMES, 0, market), strategies[0], market, months=MONTHS)
     first = results["baseline"][0]
     assert again.totals == first.totals and again.by_month == first.by_month
     assert again.entries == first.entries
