@@ -21,7 +21,26 @@ SMELEND = [sys.executable, "-m", "smelend"]
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m smelend ...`` in a fresh interpreter: for runs that spawn workers and write files and the database."""
     return subprocess.run([*SMELEND, *args], capture_output=True, text=True, timeout=600)
+
+
+def run_here(*args: str) -> subprocess.CompletedProcess[str]:
+    """The same command through its entry point in this process (exit status, stdout, stderr): for refusals and
+    quick reads, which would otherwise pay a fresh interpreter and the imports (~1.5 s) per call."""
+    import contextlib
+    import io
+
+    from smelend.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = int(exc.code or 0)
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 def counts(url: str) -> dict[str, int]:
@@ -85,14 +104,14 @@ def test_simulate_stores_its_marketing_events_and_the_funnel_counts_are_the_runs
     seeds = json.loads((out / "metrics.json").read_text(encoding="utf-8"))["strategies"]["optimized"]["per_seed"]
     total = {key: sum(p[key] for p in seeds) for key in ("applications", "approvals", "lines", "customers_drawn", "draws")}
     assert printed["marketing_events"]["strategy"] == "optimized" and printed["marketing_events"]["rows"] > total["applications"] > 0
-    funnel = run("marketing", "funnel", "--json")
+    funnel = run_here("marketing", "funnel", "--json")
     assert funnel.returncode == 0, funnel.stderr
     steps = {s["step"]: s["count"] for s in json.loads(funnel.stdout)["funnel"][0]["steps"]}
     assert steps["application"] == total["applications"]
     assert steps["approval"] == total["approvals"]
     assert steps["acceptance"] == total["lines"]
     assert steps["first_draw"] == total["customers_drawn"] > 0
-    channels = run("marketing", "channels", "--json")
+    channels = run_here("marketing", "channels", "--json")
     assert channels.returncode == 0, channels.stderr
     rows = json.loads(channels.stdout)
     rows = rows["channels"] if isinstance(rows, dict) else rows
@@ -113,7 +132,7 @@ BAD = [
 def test_bad_sizes_exit_2_naming_the_option_and_change_nothing(db_url: str, tmp_path: Path, extra: list[str], option: str) -> None:
     before = counts(db_url)
     out = tmp_path / "never"
-    done = run("compare", "--baseline", str(BASELINE), "--strategy", str(OPTIMIZED), "--out", str(out), *extra)
+    done = run_here("compare", "--baseline", str(BASELINE), "--strategy", str(OPTIMIZED), "--out", str(out), *extra)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and option in done.stderr
     assert not out.exists() and counts(db_url) == before
@@ -125,13 +144,13 @@ def test_bad_strategy_files_are_named_with_every_error(db_url: str, tmp_path: Pa
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nchannels: [own-app, carrier-pigeon]\npricing: {mode: cheapest}\n", encoding="utf-8")
     out = tmp_path / "never"
-    done = run("compare", "--baseline", str(bad), "--strategy", str(tmp_path / "missing.yaml"), "--out", str(out))
+    done = run_here("compare", "--baseline", str(bad), "--strategy", str(tmp_path / "missing.yaml"), "--out", str(out))
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "--baseline" in done.stderr and "--strategy" in done.stderr and "pricing.mode" in done.stderr
-    same = run("compare", "--baseline", str(BASELINE), "--strategy", str(BASELINE), "--out", str(out))
+    same = run_here("compare", "--baseline", str(BASELINE), "--strategy", str(BASELINE), "--out", str(out))
     assert same.returncode == 2 and "--strategy" in same.stderr and "same name" in same.stderr
     file_out = tmp_path / "a-file"
     file_out.write_text("x", encoding="utf-8")
-    clash = run("simulate", "--strategy", str(BASELINE), "--out", str(file_out))
+    clash = run_here("simulate", "--strategy", str(BASELINE), "--out", str(file_out))
     assert clash.returncode == 2 and "--out" in clash.stderr
     assert not out.exists() and counts(db_url) == before
