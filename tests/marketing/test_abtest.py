@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import subprocess
-import sys
 
 import pytest
 from hypothesis import given
@@ -14,8 +13,6 @@ from scipy.stats import norm
 
 from smelend.errors import InvalidInput
 from smelend.marketing.abtest import Arm, analyse, parse_arm, sample_size_per_arm
-
-SMELEND = [sys.executable, "-m", "smelend"]
 
 
 def by_hand(n0: int, x0: int, n1: int, x1: int, alpha: float) -> dict[str, float]:
@@ -64,7 +61,10 @@ def test_bad_arms_are_refused_naming_the_field(text: str, reason: str) -> None:
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*SMELEND, "marketing", "abtest", *args], capture_output=True, text=True, timeout=120)
+    """``smelend marketing abtest ...`` through its entry point in this process (no fresh interpreter per call)."""
+    from tests.marketing.test_store_cli import cli
+
+    return cli("abtest", *args)
 
 
 def test_cli_contract() -> None:

@@ -5,20 +5,20 @@ the marketing roles (on SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-SMELEND = [sys.executable, "-m", "smelend", "marketing"]
 CUSTOMERS = "600"
 SEED = "3"
 
 
 def cli_json(*args: str) -> Any:
-    done = subprocess.run([*SMELEND, *args, "--json"], capture_output=True, text=True, timeout=300)
+    """``smelend marketing ... --json`` through its entry point in this process (see tests.marketing.test_store_cli.cli)."""
+    from tests.marketing.test_store_cli import cli
+
+    done = cli(*args, "--json")
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 
@@ -132,5 +132,7 @@ def test_roles(api) -> None:
     [(("retention", "--on", "0033-01-01"), "--on"), (("whitelist", "--on", "2100-01-01"), "--on"), (("retention", "--customers", "10"), "--customers")],
 )
 def test_cli_refuses_the_same_bad_input(args: tuple[str, ...], option: str) -> None:
-    done = subprocess.run([*SMELEND, *args, "--json"], capture_output=True, text=True, timeout=300)
+    from tests.marketing.test_store_cli import cli
+
+    done = cli(*args, "--json")
     assert done.returncode == 2 and option in done.stderr and done.stdout == "", (done.returncode, done.stderr)
