@@ -41,8 +41,8 @@ def test_ablation_is_each_lever_alone_and_all_but_one(strategies) -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(chosen=st.sets(st.sampled_from(LEVERS)))
-def test_with_levers_takes_exactly_the_chosen_levers_fields(chosen: set[str]) -> None:
-    base, opt = load_strategy_file(BASELINE), load_strategy_file(OPTIMIZED)
+def test_with_levers_takes_exactly_the_chosen_levers_fields(strategies, chosen: set[str]) -> None:
+    base, opt = strategies  # the shipped files, read once (not once per example)
     mixed = with_levers(base, opt, tuple(sorted(chosen)), "mixed")
     for lever, fields in LEVER_FIELDS.items():
         source = opt if lever in chosen else base
