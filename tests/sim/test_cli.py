@@ -87,7 +87,8 @@ def test_compare_writes_the_contract_and_records_the_run(db_url: str, tmp_path: 
 @pytest.mark.db
 def test_simulate_runs_one_strategy(db_url: str, tmp_path: Path) -> None:
     out = tmp_path / "one"
-    done = run("simulate", "--strategy", str(BASELINE), "--smes", "400", "--months", "3", "--out", str(out), "--json")
+    # one run, so no process pool (the compare test covers the pool)
+    done = run("simulate", "--strategy", str(BASELINE), "--smes", "400", "--months", "3", "--workers", "1", "--out", str(out), "--json")
     assert done.returncode == 0, done.stderr
     doc = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
     assert list(doc["strategies"]) == ["baseline"] and doc["strategies"]["baseline"]["cob_runs"] == 31 + 28 + 31  # daily closes, Jan-Mar 2026
