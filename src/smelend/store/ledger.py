@@ -29,7 +29,7 @@ from smelend.store.tables import (
     postings,
 )
 
-_DEFERRED_DELTAS = "smelend.ledger.deferred_balance_deltas"  # Connection.info key set by balances_last
+_DEFERRED_ENTRIES = "smelend.ledger.deferred_balance_entries"  # Connection.info key set by balances_last
 BULK_CHUNK_ENTRIES = 10_000  # rows per round of the bulk path; well under both backends' bind-parameter limits
 _ENTRY_COLUMNS = ("idempotency_key", "business_date", "kind", "loan_id", "line_id")
 _POSTING_COLUMNS = ("entry_id", "account", "amount_fen", "loan_id")
@@ -78,13 +78,11 @@ def post_entry(conn: Connection, entry: JournalEntry) -> bool:
     if entry_id is None:  # a concurrent transaction committed the same key after the check
         return False
     conn.execute(_INSERT_POSTINGS, [_posting_row(entry_id, entry.loan_id, p) for p in entry.postings])
-    deferred = conn.info.get(_DEFERRED_DELTAS)
+    deferred = conn.info.get(_DEFERRED_ENTRIES)
     if deferred is None:
         _apply_deltas(conn, _deltas([entry]))
     else:
-        for account, (amount_fen, count) in _deltas([entry]).items():
-            had_fen, had_count = deferred.get(account, (0, 0))
-            deferred[account] = (had_fen + amount_fen, had_count + count)
+        deferred.append(entry)
     return True
 
 
@@ -100,14 +98,14 @@ def balances_last(conn: Connection) -> Iterator[None]:
     again at commit, which is when anyone else can see them; inside the block they lag: read none there.
     On an exception nothing is added (the caller's transaction rolls back anyway).
     """
-    assert _DEFERRED_DELTAS not in conn.info, "balances_last blocks do not nest"
-    deferred: dict[str, tuple[int, int]] = {}
-    conn.info[_DEFERRED_DELTAS] = deferred
+    assert _DEFERRED_ENTRIES not in conn.info, "balances_last blocks do not nest"
+    deferred: list[JournalEntry] = []
+    conn.info[_DEFERRED_ENTRIES] = deferred
     try:
         yield
     finally:
-        del conn.info[_DEFERRED_DELTAS]
-    _apply_deltas(conn, deferred)
+        del conn.info[_DEFERRED_ENTRIES]
+    _apply_deltas(conn, _deltas(deferred))
 
 
 def post_entries(conn: Connection, entries: Sequence[JournalEntry], chunk_entries: int = BULK_CHUNK_ENTRIES) -> int:
