@@ -77,14 +77,51 @@ class Caller:
         return status, (json.loads(body) if body else None)
 
 
-async def batch(caller: Caller, prepared: list[tuple[dict[str, Any], bytes]]) -> tuple[float, list[Any]]:
-    """CPU seconds for sending ``prepared`` one after another, and the answers (each must be a 201)."""
+class DatabaseCpu:
+    """CPU seconds of the PostgreSQL backends serving this process's connections (found by their
+    ``application_name`` in ``pg_stat_activity``, read from ``/proc``): what a request costs the database
+    besides the service. ``None`` when the server is not on this machine (or on SQLite)."""
+
+    def __init__(self, engine: Any, application_name: str) -> None:
+        self.engine, self.application_name = engine, application_name
+
+    def _by_backend(self) -> dict[int, float] | None:
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            pids = conn.scalars(text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"), {"name": self.application_name}).all()
+        tick = os.sysconf("SC_CLK_TCK")
+        found = {}
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                return None
+            found[pid] = (int(fields[11]) + int(fields[12])) / tick
+        return found
+
+    def seconds(self) -> dict[int, float] | None:
+        return None if self.engine is None else self._by_backend()
+
+    @staticmethod
+    def spent(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
+        """CPU seconds between two readings (a backend that started in between counts from zero)."""
+        if before is None or after is None:
+            return None
+        return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+async def batch(caller: Caller, prepared: list[tuple[dict[str, Any], bytes]], database: DatabaseCpu | None = None) -> tuple[float, float | None, list[Any]]:
+    """CPU seconds of this process and of the database for sending ``prepared`` one after another, and
+    the answers (each must be a 201)."""
+    db_before = database.seconds() if database else None
     began = time.process_time()
     answers = [await caller.send(p) for p in prepared]
     cpu = time.process_time() - began
+    db_cpu = DatabaseCpu.spent(db_before, database.seconds()) if database else None
     bad = [a for a in answers if a[0] != 201]
     assert not bad, f"{len(bad)} requests failed, e.g. {bad[0]}"
-    return cpu, [a[1] for a in answers]
+    return cpu, db_cpu, [a[1] for a in answers]
 
 
 def postgres_schema(url: str, schema: str, create: bool) -> str:
@@ -104,14 +141,20 @@ def postgres_schema(url: str, schema: str, create: bool) -> str:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     from smelend.api.app import create_app
     from smelend.risk.providers.simulated import simulate_applications
+    from sqlalchemy.engine import make_url
+
     from smelend.store import open_store
     from smelend.store.access import create_partner
+    from smelend.store.db import make_engine
 
     workdir = Path(tempfile.mkdtemp(prefix="smelend-cpu-"))
     schema = f"cpu_{os.getpid()}_{int(time.time())}"
     url = postgres_schema(args.postgres_url, schema, create=True) if args.postgres_url else f"sqlite:///{workdir / 'cpu.db'}"
+    if args.postgres_url:
+        url = make_url(url).update_query_dict({"application_name": schema}).render_as_string(hide_password=False)
     os.environ.setdefault("SMELEND_DATA_DIR", str(workdir))
     engine = open_store(url)
+    database = DatabaseCpu(make_engine(url, pool_size=1), schema) if args.postgres_url else None
     with engine.begin() as conn:
         _, key_id, secret = create_partner(conn, "cpu bench", rate_limit_per_minute=1_000_000, max_lending_share="1")
     app = create_app(engine)
@@ -134,9 +177,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     async def measure(name: str, make: Any) -> list[Any]:
         """Warm-up batch, then ``repeats`` timed batches; the best CPU ms per request."""
         docs: list[Any] = []
-        _, warm = await batch(caller, [make(i) for i in range(min(n, 50))])
+        _, _, warm = await batch(caller, [make(i) for i in range(min(n, 50))])
         docs += warm
-        cpus = []
+        cpus, db_cpus = [], []
         for r in range(repeats):
             prepared = [make(50 + r * n + i) for i in range(n)]
             if profile_of == name and r == 0:
@@ -145,20 +188,26 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
                 profiler = cProfile.Profile()
                 profiler.enable()
-                cpu, more = await batch(caller, prepared)
+                cpu, db_cpu, more = await batch(caller, prepared, database)
                 profiler.disable()
                 pstats.Stats(profiler, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
             else:
-                cpu, more = await batch(caller, prepared)
+                cpu, db_cpu, more = await batch(caller, prepared, database)
             cpus.append(cpu)
+            db_cpus.append(db_cpu)
             docs += more
         results[name] = {"cpu_ms_per_request": 1000 * min(cpus) / n, "batches_ms_per_request": [round(1000 * c / n, 2) for c in cpus]}
-        print(f"  {name:10s} CPU {results[name]['cpu_ms_per_request']:6.2f} ms/request (batches {results[name]['batches_ms_per_request']})", file=sys.stderr)
+        if all(c is not None for c in db_cpus):
+            results[name]["database_cpu_ms_per_request"] = 1000 * min(db_cpus) / n  # type: ignore[type-var]
+        shown = f"  database {results[name]['database_cpu_ms_per_request']:6.2f} ms/request" if "database_cpu_ms_per_request" in results[name] else ""
+        print(f"  {name:10s} CPU {results[name]['cpu_ms_per_request']:6.2f} ms/request (batches {results[name]['batches_ms_per_request']}){shown}", file=sys.stderr)
         return docs
 
     decisions = await measure("decisions", application)
     if args.decisions_only:
         engine.dispose()
+        if database:
+            database.engine.dispose()
         return results
     offers = [d["offer"]["id"] for d in decisions if d.get("offer")]
     lines = []
@@ -172,6 +221,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     loans = [d["id"] for d in loan_docs]
     await measure("repayments", lambda i: caller.prepare("POST", f"/v1/loans/{loans[i % len(loans)]}/repayments", {"amount": "10.00"}))
     engine.dispose()
+    if database:
+        database.engine.dispose()
     if args.postgres_url:
         postgres_schema(args.postgres_url, schema, create=False)
     return results
@@ -193,7 +244,10 @@ def compare(args: argparse.Namespace) -> dict[str, Any]:
             out = subprocess.run([sys.executable, __file__, *passed], env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
             runs[label].append(json.loads(out))
     phases = [p for p in ("decisions", "draws", "repayments") if p in runs["this"][0]]
-    return {label: {p: min(run[p]["cpu_ms_per_request"] for run in found) for p in phases} for label, found in runs.items()} | {"rounds": args.rounds}
+    figures = ["cpu_ms_per_request"] + (["database_cpu_ms_per_request"] if "database_cpu_ms_per_request" in runs["this"][0][phases[0]] else [])
+    return {
+        label: {figure: {p: min(run[p][figure] for run in found) for p in phases} for figure in figures} for label, found in runs.items()
+    } | {"rounds": args.rounds}
 
 
 def main() -> None:
@@ -212,10 +266,14 @@ def main() -> None:
         if args.json:
             print(json.dumps(found, indent=2))
             return
-        print(f"CPU ms per request, in process (best of {args.rounds} processes x {args.repeats} batches of {args.requests})")
-        print(f"  {'phase':10s} {'baseline':>9s} {'this':>9s}")
-        for name, figure in found["this"].items():
-            print(f"  {name:10s} {found['baseline'][name]:9.2f} {figure:9.2f}  ({100 * (figure / found['baseline'][name] - 1):+.0f}%)")
+        for figure, title in (("cpu_ms_per_request", "service"), ("database_cpu_ms_per_request", "database (PostgreSQL backends)")):
+            if figure not in found["this"]:
+                continue
+            print(f"{title}: CPU ms per request, in process (best of {args.rounds} processes x {args.repeats} batches of {args.requests})")
+            print(f"  {'phase':10s} {'baseline':>9s} {'this':>9s}")
+            for name, value in found["this"][figure].items():
+                before = found["baseline"][figure][name]
+                print(f"  {name:10s} {before:9.2f} {value:9.2f}  ({100 * (value / before - 1):+.0f}%)")
         return
     results = asyncio.run(run(args))
     if args.json:
@@ -224,7 +282,8 @@ def main() -> None:
     print(f"{results['backend']}: CPU ms per request (best of {args.repeats} batches of {args.requests}, in process)")
     for name in ("decisions", "draws", "repayments"):
         if name in results:
-            print(f"  {name:10s} {results[name]['cpu_ms_per_request']:6.2f}")
+            database = results[name].get("database_cpu_ms_per_request")
+            print(f"  {name:10s} {results[name]['cpu_ms_per_request']:6.2f}" + ("" if database is None else f"   database {database:6.2f}"))
 
 
 if __name__ == "__main__":

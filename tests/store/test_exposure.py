@@ -11,6 +11,7 @@ import pytest
 from smelend.servicing.credit_line import LineStatus
 from smelend.store import add_enterprise, add_person
 from smelend.store.exposure import owner_exposure
+from smelend.store.repositories import find_person_by_resident_id
 from smelend.store.lending import insert_line, reserve, set_line_status
 
 USCC_A = "91310000MA1FL8T5X3"
@@ -41,8 +42,9 @@ def test_exposure_sums_the_owners_other_enterprises(engine, resident_id):
         insert_line(conn, strangers, "tax-data-loan", 88_000_000, Decimal("0.08"), start, end)
 
     with engine.connect() as conn:
-        exposure = owner_exposure(conn, resident_id(1), USCC_A)
+        exposure = owner_exposure(conn, find_person_by_resident_id(conn, resident_id(1)), USCC_A)
         assert exposure.other_enterprises == tuple(sorted((USCC_B, USCC_C)))
         assert exposure.bank_limits_fen == 30_000_000
         assert exposure.bank_outstanding_fen == 8_500_000
-        assert owner_exposure(conn, resident_id(3), USCC_A).bank_limits_fen == 0  # unknown owner: nothing
+        assert find_person_by_resident_id(conn, resident_id(3)) is None
+        assert owner_exposure(conn, None, USCC_A).bank_limits_fen == 0  # unknown owner: nothing

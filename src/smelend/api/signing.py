@@ -216,14 +216,19 @@ def _check_and_remember(engine: Engine, method: str, target: str, parts: SignedP
 def _check_unused(engine: Engine, method: str, target: str, parts: SignedParts, body: bytes) -> access.Partner:
     """In a read transaction: find the partner, prove the signature, see that the nonce is new."""
     with reading(engine) as conn:
-        partner = _proved_partner(conn, method, target, parts, body)
-        if access.nonce_seen(conn, parts.key_id, parts.nonce):
-            raise SignatureError(NONCE_HEADER, "was already used with this key")
+        partner, seen = access.find_partner_and_nonce(conn, parts.key_id, parts.nonce)
+    partner = _proved(partner, method, target, parts, body)
+    if seen:
+        raise SignatureError(NONCE_HEADER, "was already used with this key")
     return partner
 
 
 def _proved_partner(conn: Connection, method: str, target: str, parts: SignedParts, body: bytes) -> access.Partner:
-    partner = access.find_partner_by_key_id(conn, parts.key_id)
+    return _proved(access.find_partner_by_key_id(conn, parts.key_id), method, target, parts, body)
+
+
+def _proved(partner: access.Partner | None, method: str, target: str, parts: SignedParts, body: bytes) -> access.Partner:
+    """``partner`` once it is active and signed the request; the order of the checks is what a caller learns."""
     if partner is None or not partner.active:
         raise SignatureError(KEY_ID_HEADER, "unknown or inactive key")
     if not signature_matches(partner.secret, method, target, parts, body):

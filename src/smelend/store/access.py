@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, exists, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, RowMapping
@@ -113,6 +113,8 @@ def create_user(conn: Connection, name: str, role: str, person_id: int | None = 
 # Built once: every authenticated request runs one of these.
 _USER_BY_TOKEN_HASH = select(api_users).where(api_users.c.token_hash == bindparam("token_hash"))
 _PARTNER_BY_KEY_ID = select(partners).where(partners.c.key_id == bindparam("key_id"))
+_NONCE_SEEN = exists().where(request_nonces.c.key_id == partners.c.key_id, request_nonces.c.nonce == bindparam("nonce"))
+_PARTNER_AND_NONCE_SEEN = select(partners, _NONCE_SEEN.label("nonce_seen")).where(partners.c.key_id == bindparam("key_id"))
 # A replayed nonce (the primary key) is skipped, not an error: no savepoint (two more round trips) is needed
 # to keep the caller's transaction usable, and no row coming back tells a replay.
 _INSERT_NONCE = {
@@ -225,10 +227,13 @@ def remember_nonce(conn: Connection, key_id: str, nonce: str, seen_at: datetime)
     return written is not None
 
 
-def nonce_seen(conn: Connection, key_id: str, nonce: str) -> bool:
-    """Whether this key already used ``nonce`` (a read: :func:`remember_nonce` decides a race)."""
-    found = conn.execute(select(request_nonces.c.nonce).where(request_nonces.c.key_id == key_id, request_nonces.c.nonce == nonce))
-    return found.first() is not None
+def find_partner_and_nonce(conn: Connection, key_id: str, nonce: str) -> tuple[Partner | None, bool]:
+    """:func:`find_partner_by_key_id`, and whether that key already used ``nonce``, in one statement (a
+    read: :func:`remember_nonce` decides a race). An unknown key has seen no nonce."""
+    if not key_id or len(key_id) > KEY_MAX_CHARS:
+        return None, False
+    row = conn.execute(_PARTNER_AND_NONCE_SEEN, {"key_id": key_id, "nonce": nonce}).mappings().first()
+    return (None, False) if row is None else (_partner(row), bool(row["nonce_seen"]))
 
 
 def prune_nonces(conn: Connection, before: datetime) -> int:

@@ -191,8 +191,17 @@ def _ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
 
 
 def _ping(dbapi_connection: Any) -> None:
-    with dbapi_connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    """``SELECT 1`` in autocommit: no transaction left open (a connection handed out inside one could
+    not be switched to autocommit by :func:`reading`), and no ROLLBACK, which costs a round trip and
+    drops the connection's prepared statements."""
+    autocommit = dbapi_connection.autocommit
+    dbapi_connection.autocommit = True
+    try:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    finally:
+        if not dbapi_connection.closed:  # a dead one raised above, and is replaced
+            dbapi_connection.autocommit = autocommit
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any, synchronous: str, lock_path: Path | None = None) -> None:
@@ -253,9 +262,18 @@ def copy_rows(conn: Connection, table: str, columns: Sequence[str], rows: Iterab
 
 
 def reading(engine: Engine) -> Connection:
-    """A connection for reads only (``with reading(engine) as conn: ...``): on SQLite its transactions
-    do not take the write lock. On PostgreSQL it is an ordinary connection."""
-    return engine.connect().execution_options(**{READ_ONLY_OPTION: True})
+    """A connection for reads only (``with reading(engine) as conn: ...``).
+
+    On SQLite its transactions do not take the write lock, and one transaction's reads see one snapshot.
+    On PostgreSQL its statements run in autocommit: at READ COMMITTED (the default, which smelend keeps)
+    each statement takes its own snapshot inside a transaction too, so a read transaction adds nothing
+    but its BEGIN and ROLLBACK round trips, and psycopg answers every ROLLBACK on a connection with
+    prepared statements by deallocating them all (a third round trip, and every hot statement parsed and
+    planned again). Never write through it: on PostgreSQL each statement would commit on its own."""
+    connection = engine.connect()
+    if connection.dialect.name == "postgresql":
+        return connection.execution_options(isolation_level="AUTOCOMMIT")
+    return connection.execution_options(**{READ_ONLY_OPTION: True})
 
 
 def alembic_config(connection: Connection | None = None, url: str | None = None) -> Config:

@@ -14,22 +14,23 @@ from sqlalchemy.engine import Connection
 from smelend.ids import uscc as uscc_id
 from smelend.risk.schemas import Exposure
 from smelend.servicing.credit_line import LineStatus
-from smelend.store.repositories import find_person_by_resident_id
+from smelend.store.repositories import Person
 from smelend.store.tables import credit_lines, enterprises
 
 COUNTED = (LineStatus.ACTIVE.value, LineStatus.FROZEN.value)
 
 
-def owner_exposure(conn: Connection, resident_id: str, applying_uscc: str) -> Exposure:
-    """Limits and used principal of every line the owner's other enterprises hold at the bank."""
+def owner_exposure(conn: Connection, owner: Person | None, applying_uscc: str) -> Exposure:
+    """Limits and used principal of every line the owner's other enterprises hold at the bank; ``owner``
+    as the caller found it (:func:`~smelend.store.repositories.find_person_by_resident_id`, which the
+    caller needs anyway), None for an owner the bank does not know: nothing."""
     applying = uscc_id.validate(applying_uscc, "enterprise.uscc")
-    person = find_person_by_resident_id(conn, resident_id)
-    if person is None:
+    if owner is None:
         return Exposure(other_enterprises=(), bank_limits_fen=0, bank_outstanding_fen=0)
     rows = conn.execute(
         select(enterprises.c.uscc, func.sum(credit_lines.c.limit_fen), func.sum(credit_lines.c.used_fen))
         .select_from(enterprises.join(credit_lines, credit_lines.c.enterprise_id == enterprises.c.id))
-        .where(enterprises.c.owner_person_id == person.id, enterprises.c.uscc != applying, credit_lines.c.status.in_(COUNTED))
+        .where(enterprises.c.owner_person_id == owner.id, enterprises.c.uscc != applying, credit_lines.c.status.in_(COUNTED))
         .group_by(enterprises.c.uscc)
         .order_by(enterprises.c.uscc)
     ).all()

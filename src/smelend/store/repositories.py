@@ -144,13 +144,14 @@ def add_enterprise(conn: Connection, uscc: str, name: str, owner_person_id: int 
     return inserted.id
 
 
-def get_or_create_enterprise(conn: Connection, uscc: str, name: str, owner_person_id: int | None) -> tuple[Enterprise, bool]:
+def get_or_create_enterprise(conn: Connection, uscc: str, name: str, owner_person_id: int | None, *, owner_exists: bool = False) -> tuple[Enterprise, bool]:
     """``(enterprise, created)``: the enterprise with this USCC, registered now if it was not.
 
     An existing enterprise keeps its stored name; one registered to a different owner is refused rather
-    than silently handed to this caller.
+    than silently handed to this caller. ``owner_exists``: the caller holds the owner's row (read or
+    written in this transaction; persons are never deleted), so it is not looked up again.
     """
-    clean_uscc, clean_name = _enterprise_input(conn, uscc, name, owner_person_id)
+    clean_uscc, clean_name = _enterprise_input(conn, uscc, name, owner_person_id, owner_exists=owner_exists)
     existing = find_enterprise_by_uscc(conn, clean_uscc)
     if existing is None:
         inserted = _insert_enterprise_if_new(conn, clean_uscc, clean_name, owner_person_id)
@@ -190,7 +191,7 @@ def count_enterprises(conn: Connection) -> int:
 # --- helpers ------------------------------------------------------------------------------------------
 
 
-def _enterprise_input(conn: Connection, uscc: str, name: str, owner_person_id: int | None) -> tuple[str, str]:
+def _enterprise_input(conn: Connection, uscc: str, name: str, owner_person_id: int | None, *, owner_exists: bool = False) -> tuple[str, str]:
     errors = Collector()
     clean_uscc = _checked(errors, lambda: uscc_ids.validate(uscc, field="uscc"))
     clean_name = _name(errors, "name", name, ENTERPRISE_NAME_MAX_CHARS)
@@ -198,7 +199,7 @@ def _enterprise_input(conn: Connection, uscc: str, name: str, owner_person_id: i
         pass  # the operator's path: the owner is recorded at origination
     elif isinstance(owner_person_id, bool) or not isinstance(owner_person_id, int):
         errors.add("owner_person_id", "must be a person id")
-    elif conn.scalar(_PERSON_EXISTS, {"id": owner_person_id}) is None:
+    elif not owner_exists and conn.scalar(_PERSON_EXISTS, {"id": owner_person_id}) is None:
         errors.add("owner_person_id", f"no person with id {owner_person_id}")
     errors.raise_if_any()
     assert clean_uscc is not None and clean_name is not None

@@ -19,6 +19,7 @@ application comes through ``partner`` and a borrower's through ``app``.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import timezone
 from typing import Any
 
@@ -66,7 +67,19 @@ def _prefixed(exc: InvalidInput, prefix: str, names: dict[str, str] | None = Non
     return InvalidInput([FieldError(names.get(e.field, f"{prefix}.{e.field}"), e.reason) for e in exc.errors])
 
 
-def decide_application(svc: Service, principal: Principal, body: ApplicationIn) -> tuple[Application, Decision]:
+@dataclass(frozen=True)
+class Decided:
+    """What :func:`decide_application` hands to :func:`record_application`."""
+
+    application: Application
+    decision: Decision
+    applicant: repositories.Person | None
+    """The applicant as the decision's read found them (None: not registered then). Persons are never
+    deleted, so a found one needs no second look-up; an unknown one is inserted first and looked up only
+    when a concurrent application registered them meanwhile."""
+
+
+def decide_application(svc: Service, principal: Principal, body: ApplicationIn) -> Decided:
     """Check the application, gather its evidence and decide it; writes nothing."""
     found = Collector()
     product = svc.catalogue.get(body.product)
@@ -87,7 +100,8 @@ def decide_application(svc: Service, principal: Principal, body: ApplicationIn) 
     if not body.consent.data_use:
         found.add("consent.data_use", "the applicant has not consented to the use of their data; nothing was fetched")
     found.raise_if_any()
-    with reading(svc.engine) as conn:  # one read transaction for everything the store tells, before any provider call
+    with reading(svc.engine) as conn:  # everything the store tells, before any provider call
+        person: repositories.Person | None = None
         if principal.kind == "borrower":
             assert principal.person_id is not None
             person = repositories.get_person(conn, principal.person_id)
@@ -112,36 +126,34 @@ def decide_application(svc: Service, principal: Principal, body: ApplicationIn) 
             "applied_on": applied_on.isoformat(),
         })
         check_consent(application)
-        exposure = owner_exposure(conn, application.applicant.id_number, application.enterprise.uscc)
+        if principal.kind != "borrower":
+            person = repositories.find_person_by_resident_id(conn, application.applicant.id_number)
+        exposure = owner_exposure(conn, person, application.enterprise.uscc)
     clock = lambda: svc.now().astimezone(timezone.utc)  # noqa: E731
     evidence = gather(application, svc.provider, clock=clock, concurrency=svc.provider_concurrency)
     evidence = with_source(evidence, "exposure", exposure, provider="store", clock=clock)
-    return application, decide(application, evidence, svc.strategy, product, svc.pricer)
+    return Decided(application, decide(application, evidence, svc.strategy, product, svc.pricer), person)
 
 
-def record_application(conn: Connection, svc: Service, principal: Principal, application: Application, decision: Decision) -> dict[str, Any]:
+def record_application(conn: Connection, svc: Service, principal: Principal, decided: Decided) -> dict[str, Any]:
     """Write the person, enterprise, application, decision, offer and audit record (caller's transaction);
     returns the application as ``GET /v1/applications/{id}`` will show it, built from what was written
     (reading it all back would cost a third of the request)."""
+    application, decision = decided.application, decided.decision
     applicant, enterprise = application.applicant, application.enterprise
-    if principal.kind == "borrower":
-        assert principal.person_id is not None
-        person = repositories.get_person(conn, principal.person_id)
-    else:
-        found = repositories.find_person_by_resident_id(conn, applicant.id_number)
-        if found is None:
-            try:
-                person_id = repositories.add_person_if_new(conn, applicant.name, applicant.id_number, applicant.mobile)
-            except InvalidInput as exc:
-                raise _prefixed(exc, "applicant", {"resident_id": "applicant.id_number"}) from None
-            if person_id is None:  # registered by a concurrent application while this insert waited
-                found = repositories.find_person_by_resident_id(conn, applicant.id_number)
-                assert found is not None, "the insert met a duplicate resident ID, so the row exists"
-            else:  # the application's identifiers are already in their checked form (the risk schema's validators)
-                found = repositories.Person(person_id, applicant.name, applicant.id_number, applicant.mobile, None, svc.now())
-        person = found
+    person = decided.applicant
+    if person is None:
+        try:
+            person_id = repositories.add_person_if_new(conn, applicant.name, applicant.id_number, applicant.mobile)
+        except InvalidInput as exc:
+            raise _prefixed(exc, "applicant", {"resident_id": "applicant.id_number"}) from None
+        if person_id is None:  # registered by a concurrent application since the decision's read
+            person = repositories.find_person_by_resident_id(conn, applicant.id_number)
+            assert person is not None, "the insert met a duplicate resident ID, so the row exists"
+        else:  # the application's identifiers are already in their checked form (the risk schema's validators)
+            person = repositories.Person(person_id, applicant.name, applicant.id_number, applicant.mobile, None, svc.now())
     try:
-        registered, _ = repositories.get_or_create_enterprise(conn, enterprise.uscc, enterprise.name, person.id)
+        registered, _ = repositories.get_or_create_enterprise(conn, enterprise.uscc, enterprise.name, person.id, owner_exists=True)
     except InvalidInput as exc:
         raise _prefixed(exc, "enterprise") from None
     status = STATUS_OF_OUTCOME[decision.outcome]
@@ -234,12 +246,12 @@ async def apply(body: ApplicationIn, request: Request, principal: Principal = De
     svc = service(request)
     decided: list[str] = []  # the outcome, once written (counted in the metrics; a replay is not)
 
-    def prepare() -> tuple[Application, Decision]:
+    def prepare() -> Decided:
         return decide_application(svc, principal, body)
 
-    def write(conn: Connection, prepared: tuple[Application, Decision]) -> tuple[int, dict[str, Any]]:
-        document = record_application(conn, svc, principal, *prepared)
-        decided.append(prepared[1].outcome)
+    def write(conn: Connection, prepared: Decided) -> tuple[int, dict[str, Any]]:
+        document = record_application(conn, svc, principal, prepared)
+        decided.append(prepared.decision.outcome)
         return 201, document
 
     response = await common.post(request, principal, write, prepare)
