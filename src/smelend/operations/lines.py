@@ -22,7 +22,7 @@ from smelend.servicing.payments import PaymentFailed, Transfer, with_retries
 from smelend.servicing.schedule import LoanTerms
 from smelend.store import get_or_create_enterprise
 from smelend.store.db import reading
-from smelend.store.lending import get_line, insert_line, insert_loan, line_of_loan, load_loan, release, reserve, save_loan, set_line_status
+from smelend.store.lending import BusinessDay, get_line, insert_line, insert_loan, line_of_loan, load_loan, release, reserve, save_loan, set_line_status
 from smelend.store.ledger import balances_last, post_entry
 from smelend.store.tables import ENTERPRISE_NAME_MAX_CHARS
 
@@ -33,16 +33,18 @@ class DisbursementFailed(RuntimeError):
     """The bank core refused the disbursement after every retry; the draw was cancelled, nothing posted."""
 
 
-def bring_to(book: Book, day: date) -> bool:
+def bring_to(book: Book, day: date, current: BusinessDay | None = None) -> bool:
     """Close every business day before ``day`` so an operation on ``day`` sees an up-to-date book; True
-    when there was something to do (the usual case, nothing, costs one read without the write lock).
+    when there was something to do (the usual case, nothing, costs one read without the write lock, or
+    none when the caller passes the ``current`` business day it has just read with :func:`refuse_if_past`).
 
     The days are closed by the same pipeline as ``smelend cob`` (loans, snapshot, behaviour score,
     reassessment, collections actions; :func:`smelend.cob.pipeline.run_close_of_business`), on an
     in-process runner and the same data folder: there is one close of business, whoever starts it.
     """
-    with reading(book.engine) as conn:
-        current = refuse_if_past(conn, day)
+    if current is None:
+        with reading(book.engine) as conn:
+            current = refuse_if_past(conn, day)
     if current.business_date is not None and not days_to_close(current, day - timedelta(days=1)):
         return False
     with book.engine.begin() as conn:
@@ -142,12 +144,12 @@ def draw(book: Book, request: DrawRequest, record: Recorder | None = None) -> Lo
     about the draw (an audit row, a partner notice) commits with it or not at all.
     """
     with reading(book.engine) as conn:
-        refuse_if_past(conn, request.day)
+        current = refuse_if_past(conn, request.day)
         line = get_line(conn, request.line_id)
     line.refuse_draw(request.amount_fen, request.day)
     contract = contract_for(book.catalogue[line.product_id], line, request)
     new_loan(0, line.id, contract)  # validates the terms before anything is written
-    bring_to(book, request.day)
+    bring_to(book, request.day, current)
     with book.engine.begin() as conn:
         line = get_line(conn, request.line_id, for_update=True)
         line.refuse_draw(request.amount_fen, request.day)
@@ -162,14 +164,15 @@ def draw(book: Book, request: DrawRequest, record: Recorder | None = None) -> Lo
             save_loan(conn, stored, lifecycle.cancel(stored.state))
             release(conn, line.id, request.amount_fen)
         raise DisbursementFailed(f"disbursement of loan {state.id} failed: {failure}") from None
-    return confirm_disbursement(book, state.id, record)
+    return confirm_disbursement(book, state.id, record, line_id=line.id)
 
 
-def confirm_disbursement(book: Book, loan_id: int, record: Recorder | None = None) -> LoanState:
+def confirm_disbursement(book: Book, loan_id: int, record: Recorder | None = None, *, line_id: int | None = None) -> LoanState:
     """The bank core settled the disbursement: activate the loan and post it (idempotent; ``record`` runs
-    only when this call activates it)."""
+    only when this call activates it). ``line_id``: the loan's line when the caller knows it (a loan
+    never changes lines), saving a look-up."""
     with book.engine.begin() as conn, balances_last(conn):  # the shared balance rows locked only for the commit
-        get_line(conn, line_of_loan(conn, loan_id), for_update=True)
+        get_line(conn, line_of_loan(conn, loan_id) if line_id is None else line_id, for_update=True)
         stored = load_loan(conn, loan_id, for_update=True)
         if stored.state.status is not stored.state.status.PENDING:
             return stored.state

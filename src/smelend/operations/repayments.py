@@ -44,9 +44,9 @@ def repay(book: Book, loan_id: int, amount_fen: int, day: date, record: Recorder
     from smelend.operations.lines import bring_to
 
     with reading(book.engine) as conn:
-        refuse_if_past(conn, day)
-        _refuse_repayment(load_loan(conn, loan_id).state, amount_fen, day)
-    if bring_to(book, day):
+        current = refuse_if_past(conn, day)
+        line_id = _refuse_repayment(load_loan(conn, loan_id).state, amount_fen, day)
+    if bring_to(book, day, current):
         with reading(book.engine) as conn:  # closing the days before may have settled the loan (an auto-debit)
             _refuse_repayment(load_loan(conn, loan_id).state, amount_fen, day)
     instruction = f"paid-in:{loan_id}:{day.isoformat()}:{secrets.token_hex(6)}"
@@ -54,24 +54,28 @@ def repay(book: Book, loan_id: int, amount_fen: int, day: date, record: Recorder
     with_retries(lambda: book.gateway.receive(transfer), COLLECTION_ATTEMPTS)
     with book.engine.begin() as conn:
         with balances_last(conn):  # the shared balance rows locked only for the commit
-            state, applied = apply_receipt(book, conn, loan_id, amount_fen, day, instruction, "paid-in")
+            state, applied = apply_receipt(book, conn, loan_id, amount_fen, day, instruction, "paid-in", line_id=line_id)
             if record is not None:
                 record(conn, state, applied)
         return state, applied
 
 
-def _refuse_repayment(state: LoanState, amount_fen: int, day: date) -> None:
+def _refuse_repayment(state: LoanState, amount_fen: int, day: date) -> int:
+    """The loan's line, unless a repayment of ``amount_fen`` on ``day`` is refused."""
     if amount_fen <= 0:
         raise InvalidInput.one("amount", "must be greater than zero")
     if state.status in (LoanStatus.PENDING, LoanStatus.CANCELLED, LoanStatus.CLOSED):
         raise InvalidInput.one("loan", f"is {state.status.value}: nothing to repay")
     if day < state.terms.start:
         raise InvalidInput.one("date", f"is before the loan started ({state.terms.start})")
+    return state.line_id
 
 
-def apply_receipt(book: Book, conn: Connection, loan_id: int, amount_fen: int, day: date, instruction_id: str, channel: str) -> tuple[LoanState, Receipt]:
-    """Apply settled money to a loan in the caller's transaction (lock order: line, then loan)."""
-    line_id = line_of_loan(conn, loan_id)
+def apply_receipt(book: Book, conn: Connection, loan_id: int, amount_fen: int, day: date, instruction_id: str, channel: str,
+                  *, line_id: int | None = None) -> tuple[LoanState, Receipt]:
+    """Apply settled money to a loan in the caller's transaction (lock order: line, then loan);
+    ``line_id``: the loan's line when the caller knows it (a loan never changes lines)."""
+    line_id = line_of_loan(conn, loan_id) if line_id is None else line_id
     product_id = get_line(conn, line_id, for_update=True).product_id
     stored = load_loan(conn, loan_id, for_update=True)
     if stored.state.status is LoanStatus.CLOSED:

@@ -43,7 +43,6 @@ _INSERT_ENTRY_UNLESS_KEY_EXISTS = {
     for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
 }
 _INSERT_POSTINGS = insert(postings)
-_ENTRY_ID_BY_KEY = select(journal_entries.c.id).where(journal_entries.c.idempotency_key == bindparam("b_key"))
 
 
 def _upsert_balance(dialect_insert: Callable[[Table], Any]) -> Any:
@@ -72,10 +71,8 @@ def post_entry(conn: Connection, entry: JournalEntry) -> bool:
     As with any database error, roll the transaction back if this raises.
     """
     _check(entry)
-    if conn.scalar(_ENTRY_ID_BY_KEY, {"b_key": entry.idempotency_key}) is not None:
-        return False
     entry_id = conn.scalar(_INSERT_ENTRY_UNLESS_KEY_EXISTS[conn.dialect.name], _entry_row(entry))
-    if entry_id is None:  # a concurrent transaction committed the same key after the check
+    if entry_id is None:  # the key is in the ledger already, or a concurrent transaction committed it meanwhile
         return False
     conn.execute(_INSERT_POSTINGS, [_posting_row(entry_id, entry.loan_id, p) for p in entry.postings])
     deferred = conn.info.get(_DEFERRED_ENTRIES)

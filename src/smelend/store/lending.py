@@ -115,6 +115,7 @@ _RELEASE = (
     update(credit_lines)
     .where(credit_lines.c.id == bindparam("line_id"), credit_lines.c.used_fen >= bindparam("amount_fen"))
     .values(used_fen=credit_lines.c.used_fen - bindparam("amount_fen"), version=credit_lines.c.version + 1)
+    .returning(credit_lines.c.target_limit_fen)
 )
 
 
@@ -142,8 +143,10 @@ def release(conn: Connection, line_id: int, amount_fen: int) -> None:
     (:func:`smelend.store.line_changes.step_down`)."""
     if amount_fen == 0:
         return
-    done = conn.execute(_RELEASE, {"line_id": line_id, "amount_fen": amount_fen})
-    assert done.rowcount == 1, f"line {line_id} would go below zero used"
+    released = conn.execute(_RELEASE, {"line_id": line_id, "amount_fen": amount_fen}).first()
+    assert released is not None, f"line {line_id} would go below zero used"
+    if released.target_limit_fen is None:
+        return  # no pending target (the usual case): nothing to step down, and no second look at the line
     from smelend.store.line_changes import step_down  # line changes import the pure core and the outbox
 
     step_down(conn, line_id)

@@ -52,7 +52,7 @@ def readable_line(conn: Connection, principal: Principal, line_id: int) -> store
             raise ApiError(403, "role", f"needs a staff role among {', '.join(common.STAFF_READERS)}")
     else:
         check_owner(principal, owner, "line")
-    if not _line_exists(conn, line_id):
+    if owner.application_id is None and not _line_exists(conn, line_id):  # an owner is found through the line's offer
         raise not_found("line")
     return owner
 

@@ -45,7 +45,7 @@ def readable_loan(conn: Connection, principal: Principal, loan_id: int) -> store
             raise ApiError(403, "role", f"needs a staff role among {', '.join(common.STAFF_READERS)}")
     else:
         check_owner(principal, owner, "loan")
-    if conn.scalar(select(loans.c.id).where(loans.c.id == loan_id)) is None:
+    if owner.application_id is None and conn.scalar(select(loans.c.id).where(loans.c.id == loan_id)) is None:  # an owner is found through the loan
         raise not_found("loan")
     return owner
 
