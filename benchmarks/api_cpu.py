@@ -30,6 +30,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from process_cpu import DatabaseCpu
+
 
 class Caller:
     """Calls an ASGI app with prepared, signed requests, as uvicorn would hand them over."""
@@ -77,40 +79,6 @@ class Caller:
         return status, (json.loads(body) if body else None)
 
 
-class DatabaseCpu:
-    """CPU seconds of the PostgreSQL backends serving this process's connections (found by their
-    ``application_name`` in ``pg_stat_activity``, read from ``/proc``): what a request costs the database
-    besides the service. ``None`` when the server is not on this machine (or on SQLite)."""
-
-    def __init__(self, engine: Any, application_name: str) -> None:
-        self.engine, self.application_name = engine, application_name
-
-    def _by_backend(self) -> dict[int, float] | None:
-        from sqlalchemy import text
-
-        with self.engine.connect() as conn:
-            pids = conn.scalars(text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"), {"name": self.application_name}).all()
-        tick = os.sysconf("SC_CLK_TCK")
-        found = {}
-        for pid in pids:
-            try:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                return None
-            found[pid] = (int(fields[11]) + int(fields[12])) / tick
-        return found
-
-    def seconds(self) -> dict[int, float] | None:
-        return None if self.engine is None else self._by_backend()
-
-    @staticmethod
-    def spent(before: dict[int, float] | None, after: dict[int, float] | None) -> float | None:
-        """CPU seconds between two readings (a backend that started in between counts from zero)."""
-        if before is None or after is None:
-            return None
-        return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
-
-
 async def batch(caller: Caller, prepared: list[tuple[dict[str, Any], bytes]], database: DatabaseCpu | None = None) -> tuple[float, float | None, list[Any]]:
     """CPU seconds of this process and of the database for sending ``prepared`` one after another, and
     the answers (each must be a 201)."""
@@ -145,7 +113,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     from smelend.store import open_store
     from smelend.store.access import create_partner
-    from smelend.store.db import make_engine
 
     workdir = Path(tempfile.mkdtemp(prefix="smelend-cpu-"))
     schema = f"cpu_{os.getpid()}_{int(time.time())}"
@@ -154,7 +121,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         url = make_url(url).update_query_dict({"application_name": schema}).render_as_string(hide_password=False)
     os.environ.setdefault("SMELEND_DATA_DIR", str(workdir))
     engine = open_store(url)
-    database = DatabaseCpu(make_engine(url, pool_size=1), schema) if args.postgres_url else None
+    database = DatabaseCpu(url, schema) if args.postgres_url else None
     with engine.begin() as conn:
         _, key_id, secret = create_partner(conn, "cpu bench", rate_limit_per_minute=1_000_000, max_lending_share="1")
     app = create_app(engine)
@@ -207,7 +174,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.decisions_only:
         engine.dispose()
         if database:
-            database.engine.dispose()
+            database.close()
         return results
     offers = [d["offer"]["id"] for d in decisions if d.get("offer")]
     lines = []
@@ -222,7 +189,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     await measure("repayments", lambda i: caller.prepare("POST", f"/v1/loans/{loans[i % len(loans)]}/repayments", {"amount": "10.00"}))
     engine.dispose()
     if database:
-        database.engine.dispose()
+        database.close()
     if args.postgres_url:
         postgres_schema(args.postgres_url, schema, create=False)
     return results

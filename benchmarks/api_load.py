@@ -39,6 +39,8 @@ from typing import Any
 import httpx
 import numpy as np
 
+from process_cpu import DatabaseCpu, TreeCpu
+
 STARTUP_TIMEOUT_S = 120
 CONNECTION_FAILED = 599  # the status recorded when the connection broke or timed out
 
@@ -132,27 +134,6 @@ class Client:
         self.idle.clear()
 
 
-class ServerCpu:
-    """CPU seconds used by the server process and its workers (``/proc``), to report CPU per request:
-    a figure that holds on a busy machine, where latencies do not."""
-
-    def __init__(self, pid: int):
-        self.pid = pid
-
-    def seconds(self) -> float:
-        total = 0.0
-        tick = os.sysconf("SC_CLK_TCK")
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            pid, ppid = int(stat.parent.name), int(fields[1])
-            if pid == self.pid or ppid == self.pid:
-                total += (int(fields[11]) + int(fields[12])) / tick
-        return total
-
-
 def machine_speed_ms() -> float:
     """CPU milliseconds for a fixed pure-Python loop: this VM's vCPU speed moves by half from minute to
     minute (other tenants), which moves the server's CPU per request and so every latency; printed with
@@ -180,7 +161,7 @@ async def open_loop(client: Client, make_request: Callable[[int], bytes], rate: 
     scheduled time, so a server that falls behind is charged for the wait (no coordinated omission)."""
     total = int(rate * seconds)
     prepared = [make_request(i) for i in range(total)]  # signed ahead: the generator's CPU stays off the clock
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     results: list[tuple[int, Any, float]] = []
 
     async def one(i: int) -> None:
@@ -192,7 +173,9 @@ async def open_loop(client: Client, make_request: Callable[[int], bytes], rate: 
 
     await asyncio.gather(*(one(i) for i in range(total)))
     wall = time.perf_counter() - t0
-    return summary([r[2] for r in results], [r[0] for r in results], wall), [r[1] for r in results]
+    found = summary([r[2] for r in results], [r[0] for r in results], wall)
+    found["generator_cpu_ms_per_request"] = 1000 * (time.process_time() - cpu0) / max(total, 1)
+    return found, [r[1] for r in results]
 
 
 async def closed_loop(client: Client, make_request: Callable[[int], bytes], concurrency: int, seconds: float, start: int) -> tuple[dict[str, Any], list[Any]]:
@@ -210,7 +193,7 @@ async def closed_loop(client: Client, make_request: Callable[[int], bytes], conc
     return summary([r[2] for r in results], [r[0] for r in results], wall), [r[1] for r in results]
 
 
-async def phase(client: Client, cpu: ServerCpu, make_request: Callable[[int], bytes], args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], list[Any]]:
+async def phase(client: Client, cpu: TreeCpu, database: DatabaseCpu | None, make_request: Callable[[int], bytes], args: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any], list[Any]]:
     """The steady and the saturation run of one kind of request, each with the server's CPU per request,
     after ``--warmup-seconds`` at the steady rate whose answers count only as documents (the first requests
     in a worker open connections and compile statements: a steady state is what the target is about).
@@ -220,21 +203,29 @@ async def phase(client: Client, cpu: ServerCpu, make_request: Callable[[int], by
     if warm_n:
         warm, docs = await open_loop(client, make_request, args.rate, args.warmup_seconds)
         assert warm["ok"] == warm["requests"], f"warm-up requests failed: {warm['statuses']}"
-    before = cpu.seconds()
+    before, db_before = cpu.seconds(), database.seconds() if database else None
     steady, measured = await open_loop(client, lambda i: make_request(warm_n + i), args.rate, args.seconds)
-    middle = cpu.seconds()
+    middle, db_middle = cpu.seconds(), database.seconds() if database else None
     saturated, more = await closed_loop(client, make_request, args.concurrency, args.seconds, warm_n + steady_n)
-    after = cpu.seconds()
+    after, db_after = cpu.seconds(), database.seconds() if database else None
     steady["server_cpu_ms_per_request"] = 1000 * (middle - before) / max(steady["requests"], 1)
     saturated["server_cpu_ms_per_request"] = 1000 * (after - middle) / max(saturated["requests"], 1)
+    for found, spent in ((steady, DatabaseCpu.spent(db_before, db_middle)), (saturated, DatabaseCpu.spent(db_middle, db_after))):
+        if spent is not None:
+            found["database_cpu_ms_per_request"] = 1000 * spent / max(found["requests"], 1)
     return steady, saturated, docs + measured + more
 
 
 async def run_backend(name: str, url: str, args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     from smelend.risk.providers.simulated import simulate_applications
     from smelend.store import open_store
+    from sqlalchemy.engine import make_url
+
     from smelend.store.access import create_partner
 
+    application_name = f"smelend-load-{os.getpid()}"  # the server's connections, to find their backends' CPU
+    if name == "postgresql":
+        url = make_url(url).update_query_dict({"application_name": application_name}).render_as_string(hide_password=False)
     env = os.environ.copy() | {"SMELEND_DATABASE_URL": url, "SMELEND_DATA_DIR": str(workdir / name), "SMELEND_SQLITE_SYNCHRONOUS": args.sqlite_synchronous}
     os.environ.update({k: env[k] for k in ("SMELEND_DATABASE_URL", "SMELEND_DATA_DIR", "SMELEND_SQLITE_SYNCHRONOUS")})
     engine = open_store(url)
@@ -244,7 +235,8 @@ async def run_backend(name: str, url: str, args: argparse.Namespace, workdir: Pa
     port = free_port()
     server = start_server(env, port, workdir / f"{name}-server.log", args.workers, args.threads)
     client = Client("127.0.0.1", port, key_id, secret)
-    cpu = ServerCpu(server.pid)
+    cpu = TreeCpu(server.pid)
+    database = DatabaseCpu(url, application_name) if name == "postgresql" else None
     needed = int(args.rate * (args.warmup_seconds + args.seconds)) + args.concurrency * int(args.seconds * 60) // 4 + 100
     apps = simulate_applications(needed, seed=7)
     try:
@@ -260,7 +252,7 @@ async def run_backend(name: str, url: str, args: argparse.Namespace, workdir: Pa
 
         speed_before = machine_speed_ms()
         print(f"[{name}] decisions ...", file=sys.stderr)
-        steady, saturated, docs = await phase(client, cpu, application, args)
+        steady, saturated, docs = await phase(client, cpu, database, application, args)
         if args.phases == "decisions":
             return {"decisions": {"steady": steady, "saturation": saturated}, "machine_speed_ms": [speed_before, machine_speed_ms()]}
         offers = [d["offer"]["id"] for d in docs if isinstance(d, dict) and d.get("offer")]
@@ -275,14 +267,14 @@ async def run_backend(name: str, url: str, args: argparse.Namespace, workdir: Pa
             return client.request_bytes("POST", f"/v1/lines/{lines[i % len(lines)]}/draws", {"amount": "100.00", "method": "equal-installment", "term": 3})
 
         print(f"[{name}] draws on {len(lines)} lines ...", file=sys.stderr)
-        draw_steady, draw_saturated, loan_docs = await phase(client, cpu, draw, args)
+        draw_steady, draw_saturated, loan_docs = await phase(client, cpu, database, draw, args)
         loans = [d["id"] for d in loan_docs if isinstance(d, dict) and "id" in d]
 
         def repay(i: int) -> bytes:
             return client.request_bytes("POST", f"/v1/loans/{loans[i % len(loans)]}/repayments", {"amount": "10.00"})
 
         print(f"[{name}] repayments on {len(loans)} loans ...", file=sys.stderr)
-        repay_steady, repay_saturated, _ = await phase(client, cpu, repay, args)
+        repay_steady, repay_saturated, _ = await phase(client, cpu, database, repay, args)
         return {
             "machine_speed_ms": [speed_before, machine_speed_ms()],
             "decisions": {"steady": steady, "saturation": saturated},
@@ -291,6 +283,8 @@ async def run_backend(name: str, url: str, args: argparse.Namespace, workdir: Pa
         }
     finally:
         await client.close()
+        if database:
+            database.close()
         os.killpg(server.pid, signal.SIGKILL)  # the workers too
         server.wait()
 
@@ -334,9 +328,11 @@ def main() -> None:
             for mode in ("steady", "saturation"):
                 r = results[backend][phase][mode]
                 label = f"{args.rate:.0f} req/s" if mode == "steady" else f"{args.concurrency} in flight"
+                cpu = f"CPU ms/request: server {r['server_cpu_ms_per_request']:4.1f}"
+                cpu += f" database {r['database_cpu_ms_per_request']:4.1f}" if "database_cpu_ms_per_request" in r else ""
+                cpu += f" generator {r['generator_cpu_ms_per_request']:4.1f}" if "generator_cpu_ms_per_request" in r else ""
                 print(f"  {phase:10s} {label:14s} {r['throughput_rps']:7.1f} req/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms"
-                      f"  server CPU {r['server_cpu_ms_per_request']:5.1f} ms/request  ({r['ok']}/{r['requests']} ok"
-                      + ("" if r["ok"] == r["requests"] else f"; statuses {r['statuses']}") + ")")
+                      f"  {cpu}  ({r['ok']}/{r['requests']} ok" + ("" if r["ok"] == r["requests"] else f"; statuses {r['statuses']}") + ")")
         met = all(results[backend][p]["steady"]["p99_ms"] < 50 for p in phases)
         print(f"  target p99 < 50 ms at {args.rate:.0f} req/s: {'met' if met else 'NOT met'}")
 

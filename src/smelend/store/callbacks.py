@@ -55,14 +55,30 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(BACKOFF_BASE_SECONDS * 2 ** (attempts - 1), BACKOFF_MAX_SECONDS))
 
 
-# Built once: a notice is queued with most state changes a partner's customer makes.
-_CALLBACK_URL = select(partners.c.callback_url).where(partners.c.id == bindparam("partner_id"))
-_INSERT = insert(callbacks).returning(callbacks.c.id)
+# Built once: a notice is queued with most state changes a partner's customer makes, in one statement that
+# writes nothing for a partner without a callback address (most partners poll).
+_ENQUEUE_IF_ADDRESSED = (
+    insert(callbacks)
+    .from_select(
+        ["partner_id", "event", "payload", "status", "attempts", "next_attempt_at", "created_at"],
+        select(
+            partners.c.id,
+            bindparam("event", type_=callbacks.c.event.type),
+            bindparam("payload", type_=callbacks.c.payload.type),
+            bindparam("status", type_=callbacks.c.status.type),
+            bindparam("attempts", type_=callbacks.c.attempts.type),
+            bindparam("next_attempt_at", type_=callbacks.c.next_attempt_at.type),
+            bindparam("created_at", type_=callbacks.c.created_at.type),
+        ).where(partners.c.id == bindparam("partner_id"), partners.c.callback_url.is_not(None)),
+    )
+    .returning(callbacks.c.id)
+)
 
 
 def enqueue(conn: Connection, partner_id: int, event: str, payload: dict[str, Any], now: datetime) -> int | None:
     """Queue ``event`` with ``payload`` for the partner, in the caller's transaction; returns the callback id,
-    or None when the partner has no callback address (nothing to send)."""
+    or None when the partner has no callback address (nothing to send; ``partner_id`` comes from the
+    caller's own rows, so an unknown one is a partner nobody can be notified at either)."""
     assert now.tzinfo is not None
     if not EVENT_PATTERN.fullmatch(event):
         raise InvalidInput.one("event", "must be 1-128 characters of [a-z0-9_.-], starting with a letter")
@@ -71,15 +87,11 @@ def enqueue(conn: Connection, partner_id: int, event: str, payload: dict[str, An
         raise InvalidInput.one("payload", f"at most {MAX_PAYLOAD_CHARS} characters of JSON")
     if mask_text(text) != text:
         raise InvalidInput.one("payload", "must not carry resident IDs or mobile numbers")
-    url = conn.execute(_CALLBACK_URL, {"partner_id": partner_id}).first()
-    if url is None:
-        raise InvalidInput.one("partner_id", f"no partner with id {partner_id}")
-    if url[0] is None:
-        return None
     new_id = conn.execute(
-        _INSERT, {"partner_id": partner_id, "event": event, "payload": text, "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
-    ).scalar_one()
-    return int(new_id)
+        _ENQUEUE_IF_ADDRESSED,
+        {"partner_id": partner_id, "event": event, "payload": text, "status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now},
+    ).scalar()
+    return None if new_id is None else int(new_id)
 
 
 def due(conn: Connection, now: datetime, limit: int) -> list[DueCallback]:
