@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date
+from functools import lru_cache
 from decimal import Decimal
 
 from dateutil.relativedelta import relativedelta
@@ -15,10 +16,15 @@ from dateutil.relativedelta import relativedelta
 from smelend.servicing.conventions import Conventions, DaysInMonth, DaysInYear, Frequency, InterestCalc
 
 Ratio = tuple[int, int]  # (numerator, denominator) of a year fraction
+DUE_DATES_REMEMBERED = 8192  # (start, frequency, number) triples: a few days' worth of schedules
 
 
+@lru_cache(maxsize=DUE_DATES_REMEMBERED)
 def due_date(start: date, frequency: Frequency, number: int) -> date:
     """The ``number``-th due date, counted from ``start`` each time (not chained), clamped at month end.
+
+    Remembered: every schedule of a business day's draws and offers starts on the same day, and date
+    arithmetic through ``relativedelta`` is the dearest step of building one.
 
     >>> [str(due_date(date(2026, 1, 31), Frequency("month", 1), k)) for k in (1, 2, 3)]
     ['2026-02-28', '2026-03-31', '2026-04-30']
