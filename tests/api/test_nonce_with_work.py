@@ -1,4 +1,5 @@
-"""A partner's application stores its nonce in the decision's own write transaction.
+"""A partner's application stores its nonce in the decision's own write transaction, a draw in the transaction
+that reserves the line (before the bank core is asked for money).
 
 ``POST /v1/applications`` is authenticated by ``authenticate_for_work``: the signature and the nonce's
 novelty are checked in a read transaction, and the nonce is written with the application (one write
@@ -96,5 +97,79 @@ def test_with_an_idempotency_key_the_claim_stores_the_nonce(api, applicants):
     assert send(api, content, headers).status_code == 401  # the same signed bytes: a replay, not a retry
     retry_content, retry_headers = signed(api, body, **{"Idempotency-Key": "nonce-with-claim-1"})  # a retry signs afresh
     retried = send(api, retry_content, retry_headers)
+    assert retried.status_code == 201 and retried.headers.get("Idempotent-Replayed") == "true"
+    assert retried.json() == first.json()
+
+
+# --- draws: the nonce is stored with the reservation, before the bank core is asked for money ------------
+
+
+def partner_line(api: Any, entry: dict[str, Any]) -> int:
+    applied = api.call("partner", "POST", PATH, application_body(entry, channel="partner"))
+    assert applied.status_code == 201 and applied.json()["offer"] is not None, applied.text
+    accepted = api.call("partner", "POST", f"/v1/offers/{applied.json()['offer']['id']}/accept")
+    assert accepted.status_code == 201, accepted.text
+    return int(accepted.json()["id"])
+
+
+def signed_draw(api: Any, line_id: int, amount: str = "1000.00", **extra: str) -> tuple[str, bytes, dict[str, str]]:
+    path = f"/v1/lines/{line_id}/draws"
+    content = json.dumps({"amount": amount, "method": "equal-installment", "term": 6}).encode()
+    headers = {"content-type": "application/json"} | signed_headers(api.partner[1], api.partner[2], "POST", path, content) | extra
+    return path, content, headers
+
+
+def test_a_draw_stores_its_nonce_with_the_reservation_and_a_replay_writes_nothing(api, applicants):
+    path, content, headers = signed_draw(api, partner_line(api, applicants["approve"][6]))
+    drawn = api.client.post(path, content=content, headers=headers)
+    assert drawn.status_code == 201, drawn.text
+    assert headers["X-Smelend-Nonce"] in nonces(api)
+    before = table_counts(api.engine)
+    replay = api.client.post(path, content=content, headers=headers)
+    assert replay.status_code == 401 and replay.json()["detail"][0]["field"] == "X-Smelend-Nonce"
+    assert table_counts(api.engine) == before
+
+
+def test_a_draw_replay_that_raced_the_original_is_refused_before_any_money_moves(api, applicants, monkeypatch):
+    """The original commits between the replay's read check and its reservation: the replay is refused
+    there, so no line reserved, no loan, no bank-core transfer."""
+    from smelend.operations import lines as line_ops
+
+    path, content, headers = signed_draw(api, partner_line(api, applicants["approve"][7]))
+    real_bring_to = line_ops.bring_to
+    raced: list[bool] = []
+
+    def bring_to_while_the_original_commits(*args: Any, **kwargs: Any) -> bool:
+        raced.append(True)
+        with api.engine.begin() as conn:
+            conn.execute(text("INSERT INTO request_nonces (key_id, nonce, seen_at) VALUES (:k, :n, CURRENT_TIMESTAMP)"),
+                         {"k": api.partner[1], "n": headers["X-Smelend-Nonce"]})
+        return real_bring_to(*args, **kwargs)
+
+    monkeypatch.setattr(line_ops, "bring_to", bring_to_while_the_original_commits)
+    before = table_counts(api.engine)
+    refused = api.client.post(path, content=content, headers=headers)
+    assert raced, "the draw was checked before its reservation"
+    assert refused.status_code == 401 and refused.json()["detail"][0]["field"] == "X-Smelend-Nonce"
+    assert table_counts(api.engine) == before  # bank_core_transfers, loans, installments, ledger, audit: unchanged
+
+
+def test_a_refused_draw_spends_its_nonce_and_a_key_makes_the_claim_store_it(api, applicants):
+    line_id = partner_line(api, applicants["approve"][8])
+    path, content, headers = signed_draw(api, line_id, amount="999999999.00")
+    before = table_counts(api.engine)
+    refused = api.client.post(path, content=content, headers=headers)
+    assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "amount"
+    assert headers["X-Smelend-Nonce"] in nonces(api)
+    assert table_counts(api.engine) == before
+    assert api.client.post(path, content=content, headers=headers).status_code == 401
+
+    path, content, headers = signed_draw(api, line_id, **{"Idempotency-Key": "draw-nonce-with-claim-1"})
+    first = api.client.post(path, content=content, headers=headers)
+    assert first.status_code == 201, first.text
+    assert headers["X-Smelend-Nonce"] in nonces(api)
+    assert api.client.post(path, content=content, headers=headers).status_code == 401  # the same signed bytes: a replay
+    path, retry_content, retry_headers = signed_draw(api, line_id, **{"Idempotency-Key": "draw-nonce-with-claim-1"})
+    retried = api.client.post(path, content=retry_content, headers=retry_headers)
     assert retried.status_code == 201 and retried.headers.get("Idempotent-Replayed") == "true"
     assert retried.json() == first.json()

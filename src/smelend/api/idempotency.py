@@ -59,6 +59,7 @@ PRUNE_EVERY_SECONDS = 3600
 Result = tuple[int, Any]  # (HTTP status, a JSON-able body)
 Work = Callable[[Connection, Any], Result]  # (the transaction, what prepare() returned)
 CallWork = Callable[[], Result | Awaitable[Result]]
+StoringCallWork = Callable[[Callable[[Connection], None]], Result]  # work(store_nonce), run in the threadpool
 
 _prune_lock = threading.Lock()
 _last_prune = 0.0
@@ -114,14 +115,25 @@ def _remember_alone(engine: Engine, nonce: PendingNonce) -> None:
             pass  # a concurrent replay stored it: used either way
 
 
-async def idempotent_call(request: Request, principal: Principal, work: CallWork) -> Response:
-    """Run ``work()`` (which commits on its own) once per (caller, Idempotency-Key); store its response after."""
+async def idempotent_call(request: Request, principal: Principal, work: CallWork | StoringCallWork, *, stores_nonce: bool = False) -> Response:
+    """Run ``work()`` (which commits on its own) once per (caller, Idempotency-Key); store its response after.
+
+    ``stores_nonce`` (a route authenticated ``for_work``): ``work(store)`` is given a function that stores
+    the request's pending nonce in the connection it is passed; the work calls it in its first write
+    transaction, before any money moves, so a replay that raced the original is refused there with
+    nothing done. Work that raises, or never called it, spends the nonce on its own; with an
+    Idempotency-Key the claim stores it and ``store`` does nothing."""
     engine = engine_of(request)
     key = _key(request)
+    nonce: PendingNonce | None = getattr(request.state, "pending_nonce", None)
+    request.state.pending_nonce = None
+    assert nonce is None or stores_nonce, "a route that defers its nonce must store it"
+    if stores_nonce:
+        work = _storing(engine, work, None if key is not None else nonce)  # type: ignore[arg-type]
     if key is None:
         status, text = _encode(*await _call(work))
         return _response(status, text)
-    early = await _claim(request, engine, principal, key)
+    early = await _claim(request, engine, principal, key, nonce)
     if early is not None:
         return early
     try:
@@ -134,6 +146,33 @@ async def idempotent_call(request: Request, principal: Principal, work: CallWork
     else:
         await run_in_threadpool(_complete, engine, principal.key, key, status, text)
     return _response(status, text)
+
+
+def _storing(engine: Engine, work: StoringCallWork, nonce: PendingNonce | None) -> CallWork:
+    """``work(store)`` as a :data:`CallWork`: ``store(conn)`` remembers ``nonce`` in the caller's
+    transaction; a replay is refused as 401, and a nonce the work did not store is stored on its own."""
+
+    def run() -> Result:
+        stored: list[bool] = []
+
+        def store(conn: Connection) -> None:
+            if nonce is not None:
+                remember(conn, nonce)
+                stored.append(True)
+
+        try:
+            result = work(store)
+        except SignatureError as exc:
+            raise refused_signature(exc) from None
+        except BaseException:
+            if nonce is not None:  # refused or failed work still used its nonce (a no-op if its transaction committed)
+                _remember_alone(engine, nonce)
+            raise
+        if nonce is not None and not stored:
+            _remember_alone(engine, nonce)
+        return result
+
+    return run
 
 
 # --- steps --------------------------------------------------------------------------------------------

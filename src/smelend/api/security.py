@@ -80,8 +80,9 @@ async def authenticate(request: Request) -> Principal:
 
 
 async def authenticate_for_work(request: Request) -> Principal:
-    """:func:`authenticate` for a route whose state change goes through :func:`smelend.api.idempotency.idempotent`,
-    which stores a partner's nonce in the work's own transaction (``signing.verify_request(defer_nonce=True)``)."""
+    """:func:`authenticate` for a route whose state change goes through :func:`smelend.api.idempotency.idempotent`
+    or ``idempotent_call(..., stores_nonce=True)``, which store a partner's nonce in the work's own (first write)
+    transaction (``signing.verify_request(defer_nonce=True)``)."""
     return await _authenticate(request, defer_nonce=True)
 
 
@@ -135,7 +136,8 @@ async def _partner(request: Request, engine: Engine, defer_nonce: bool) -> Princ
 
 def require_kind(*kinds: str, for_work: bool = False) -> Callable[..., Awaitable[Principal]]:
     """A dependency: the caller, when of one of ``kinds`` (staff, borrower, partner); else 403.
-    ``for_work``: authenticated by :func:`authenticate_for_work` (the route's work runs through ``idempotent``)."""
+    ``for_work``: authenticated by :func:`authenticate_for_work` (the route's work runs through ``idempotent``, or
+    ``idempotent_call`` storing the nonce)."""
     assert kinds and set(kinds) <= set(KINDS), f"kinds must be among {KINDS}"
     wanted = frozenset(kinds)
 

@@ -135,13 +135,15 @@ def contract_for(product: Product, line: CreditLine, request: DrawRequest) -> Lo
 Recorder = Callable[[Connection, LoanState], None]  # more writes in the same transaction (audit, notices)
 
 
-def draw(book: Book, request: DrawRequest, record: Recorder | None = None) -> LoanState:
+def draw(book: Book, request: DrawRequest, record: Recorder | None = None, on_reserve: Callable[[Connection], None] | None = None) -> LoanState:
     """Reserve the line, record the loan pending, disburse through the bank core, then activate and post.
 
     A draw the line cannot take is refused before anything is written. A disbursement the bank core
     refuses after :data:`DISBURSEMENT_ATTEMPTS` tries cancels the loan and gives the line back.
     ``record(conn, state)`` runs in the transaction that activates the loan, so what the caller writes
-    about the draw (an audit row, a partner notice) commits with it or not at all.
+    about the draw (an audit row, a partner notice) commits with it or not at all. ``on_reserve(conn)``
+    runs first in the transaction that reserves the line, before any money moves (a signed request's
+    nonce: a replay that raced this request is refused there); if it raises, nothing is written.
     """
     with reading(book.engine) as conn:
         current = refuse_if_past(conn, request.day)
@@ -151,6 +153,8 @@ def draw(book: Book, request: DrawRequest, record: Recorder | None = None) -> Lo
     new_loan(0, line.id, contract)  # validates the terms before anything is written
     bring_to(book, request.day, current)
     with book.engine.begin() as conn:
+        if on_reserve is not None:
+            on_reserve(conn)
         line = get_line(conn, request.line_id, for_update=True)
         line.refuse_draw(request.amount_fen, request.day)
         reserve(conn, line.id, request.amount_fen)

@@ -133,6 +133,14 @@ async def post_call(request: Request, principal: Principal, work: Callable[[], t
     return await idempotent_call(request, principal, work)
 
 
+async def post_call_storing_nonce(request: Request, principal: Principal, work: Callable[[Callable[[Connection], None]], tuple[int, Any]]) -> Response:
+    """:func:`post_call` for a route authenticated ``for_work``: ``work(store_nonce)`` calls ``store_nonce(conn)``
+    in its first write transaction (see :func:`smelend.api.idempotency.idempotent_call`)."""
+    from smelend.api.idempotency import idempotent_call
+
+    return await idempotent_call(request, principal, work, stores_nonce=True)
+
+
 def audit(conn: Connection, principal: Principal | str, action: str, entity: str, entity_id: str | int,
           before: dict[str, Any] | None, after: dict[str, Any] | None) -> None:
     """One audit row in the caller's transaction (PII masked by the audit store)."""

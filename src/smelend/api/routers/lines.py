@@ -12,6 +12,7 @@ is **503** and cancels the loan (the line is given back).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -76,11 +77,11 @@ def get_contract(line_id: RowId, request: Request, principal: Principal = Depend
 
 
 @router.post("/v1/lines/{line_id}/draws", status_code=201, response_model=LoanOut, responses={**ERRORS, 503: ERRORS[422]})
-async def draw(line_id: RowId, body: DrawIn, request: Request, principal: Principal = Depends(require_kind("borrower", "partner"))) -> Response:
+async def draw(line_id: RowId, body: DrawIn, request: Request, principal: Principal = Depends(require_kind("borrower", "partner", for_work=True))) -> Response:
     """Draw on the line: 201 with the loan (top-level ``id``) and its schedule."""
     svc = service(request)
 
-    def work() -> tuple[int, dict[str, Any]]:
+    def work(store_nonce: Callable[[Connection], None]) -> tuple[int, dict[str, Any]]:  # a partner's nonce: with the reservation
         amount_fen = parse_yuan(body.amount, "amount")
         with reading(svc.engine) as conn:
             owner = readable_line(conn, principal, line_id)  # who owns a line never changes
@@ -93,12 +94,12 @@ async def draw(line_id: RowId, body: DrawIn, request: Request, principal: Princi
             })
 
         try:
-            state = line_ops.draw(svc.book, line_ops.DrawRequest(line_id, amount_fen, body.method, body.term, day), record)
+            state = line_ops.draw(svc.book, line_ops.DrawRequest(line_id, amount_fen, body.method, body.term, day), record, on_reserve=store_nonce)
         except line_ops.DisbursementFailed:
             raise ApiError(503, "disbursement", "the bank core refused the disbursement; the draw was cancelled, try again later") from None
         return 201, loan_document(state)
 
-    return await common.post_call(request, principal, work)
+    return await common.post_call_storing_nonce(request, principal, work)
 
 
 def _set_status(request: Request, principal: Principal, line_id: int, frozen: bool) -> Any:
