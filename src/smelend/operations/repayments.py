@@ -45,7 +45,9 @@ def repay(book: Book, loan_id: int, amount_fen: int, day: date, record: Recorder
 
     with reading(book.engine) as conn:
         current = refuse_if_past(conn, day)
-        line_id = _refuse_repayment(load_loan(conn, loan_id).state, amount_fen, day)
+        state = load_loan(conn, loan_id).state
+        _refuse_repayment(state, amount_fen, day)
+    line_id = state.line_id  # a loan never changes lines
     if bring_to(book, day, current):
         with reading(book.engine) as conn:  # closing the days before may have settled the loan (an auto-debit)
             _refuse_repayment(load_loan(conn, loan_id).state, amount_fen, day)
@@ -60,15 +62,13 @@ def repay(book: Book, loan_id: int, amount_fen: int, day: date, record: Recorder
         return state, applied
 
 
-def _refuse_repayment(state: LoanState, amount_fen: int, day: date) -> int:
-    """The loan's line, unless a repayment of ``amount_fen`` on ``day`` is refused."""
+def _refuse_repayment(state: LoanState, amount_fen: int, day: date) -> None:
     if amount_fen <= 0:
         raise InvalidInput.one("amount", "must be greater than zero")
     if state.status in (LoanStatus.PENDING, LoanStatus.CANCELLED, LoanStatus.CLOSED):
         raise InvalidInput.one("loan", f"is {state.status.value}: nothing to repay")
     if day < state.terms.start:
         raise InvalidInput.one("date", f"is before the loan started ({state.terms.start})")
-    return state.line_id
 
 
 def apply_receipt(book: Book, conn: Connection, loan_id: int, amount_fen: int, day: date, instruction_id: str, channel: str,
