@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import json
 import os
 import signal
@@ -74,11 +75,16 @@ def start_server(env: dict[str, str], port: int, log: Path, workers: int, thread
 class Client:
     """A lean HTTP/1.1 client: keep-alive connections over asyncio streams, bodies signed as a partner
     would, status line and Content-Length parsed by hand. httpx costs a few milliseconds of CPU per
-    request, which on a 2-core machine is taken from the server under test; this costs a fraction."""
+    request, which on a 2-core machine is taken from the server under test; this costs a fraction.
+
+    The next request goes on the connection idle the longest (first in, first out), so the load spreads
+    over every open connection as it does when many partners and app users call: each connection stays
+    with the uvicorn worker that accepted it, and reusing the most recent one (a stack) had put 87% of a
+    steady draw run's work on one of two workers while the other idled."""
 
     def __init__(self, host: str, port: int, key_id: str, secret: str, max_connections: int = 256):
         self.host, self.port, self.key_id, self.secret = host, port, key_id, secret
-        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+        self.idle: collections.deque[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = collections.deque()
         self.slots = asyncio.Semaphore(max_connections)
 
     def request_bytes(self, method: str, path: str, body: dict[str, Any] | None) -> bytes:
@@ -99,7 +105,7 @@ class Client:
         began = time.perf_counter() if began is None else began
         async with self.slots:
             for fresh in (False, True):
-                conn = self.idle.pop() if self.idle and not fresh else None
+                conn = self.idle.popleft() if self.idle and not fresh else None
                 try:
                     if conn is None:
                         conn = await asyncio.open_connection(self.host, self.port)
@@ -124,6 +130,15 @@ class Client:
                 self.idle.append(conn)
                 return status, (json.loads(body) if body else None), elapsed
         raise AssertionError("unreachable")
+
+    async def reopen(self, connections: int, gap_s: float = 0.005) -> None:
+        """Close the idle connections and open ``connections`` new ones, one every ``gap_s``, as clients
+        arriving one after another would. Opened all at once, the first uvicorn worker to wake accepts
+        most of them (23 of 32 here): the workers' shared socket hands a burst to whoever asks first."""
+        await self.close()
+        for _ in range(connections):
+            self.idle.append(await asyncio.open_connection(self.host, self.port))
+            await asyncio.sleep(gap_s)
 
     async def post(self, path: str, body: dict[str, Any]) -> tuple[int, Any, float]:
         return await self.send(self.request_bytes("POST", path, body))
@@ -199,17 +214,19 @@ async def phase(client: Client, cpu: TreeCpu, database: DatabaseCpu | None, make
     in a worker open connections and compile statements: a steady state is what the target is about).
     Request numbers: warm-up first, then the steady run, then the saturation run, never reused."""
     warm_n, steady_n = int(args.rate * args.warmup_seconds), int(args.rate * args.seconds)
+    await client.reopen(args.connections)
     docs: list[Any] = []
     if warm_n:
         warm, docs = await open_loop(client, make_request, args.rate, args.warmup_seconds)
         assert warm["ok"] == warm["requests"], f"warm-up requests failed: {warm['statuses']}"
-    before, db_before = cpu.seconds(), database.seconds() if database else None
+    before, db_before = cpu.by_process(), database.seconds() if database else None
     steady, measured = await open_loop(client, lambda i: make_request(warm_n + i), args.rate, args.seconds)
-    middle, db_middle = cpu.seconds(), database.seconds() if database else None
+    middle, db_middle = cpu.by_process(), database.seconds() if database else None
     saturated, more = await closed_loop(client, make_request, args.concurrency, args.seconds, warm_n + steady_n)
-    after, db_after = cpu.seconds(), database.seconds() if database else None
-    steady["server_cpu_ms_per_request"] = 1000 * (middle - before) / max(steady["requests"], 1)
-    saturated["server_cpu_ms_per_request"] = 1000 * (after - middle) / max(saturated["requests"], 1)
+    after, db_after = cpu.by_process(), database.seconds() if database else None
+    steady["server_cpu_ms_per_request"] = 1000 * (sum(middle.values()) - sum(before.values())) / max(steady["requests"], 1)
+    saturated["server_cpu_ms_per_request"] = 1000 * (sum(after.values()) - sum(middle.values())) / max(saturated["requests"], 1)
+    steady["server_cpu_shares"], saturated["server_cpu_shares"] = TreeCpu.shares(before, middle), TreeCpu.shares(middle, after)
     for found, spent in ((steady, DatabaseCpu.spent(db_before, db_middle)), (saturated, DatabaseCpu.spent(db_middle, db_after))):
         if spent is not None:
             found["database_cpu_ms_per_request"] = 1000 * spent / max(found["requests"], 1)
@@ -294,6 +311,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--connections", type=int, default=32, help="keep-alive connections opened before each phase and used in turn")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--threads", type=int, default=None, help="smelend serve --threads (default: the server's, 1 on SQLite, 2 on PostgreSQL)")
     parser.add_argument("--warmup-seconds", type=float, default=2.0, help="at the steady rate before each phase, not measured")
@@ -331,6 +349,8 @@ def main() -> None:
                 cpu = f"CPU ms/request: server {r['server_cpu_ms_per_request']:4.1f}"
                 cpu += f" database {r['database_cpu_ms_per_request']:4.1f}" if "database_cpu_ms_per_request" in r else ""
                 cpu += f" generator {r['generator_cpu_ms_per_request']:4.1f}" if "generator_cpu_ms_per_request" in r else ""
+                if args.workers > 1:
+                    cpu += "  workers " + "/".join(f"{100 * share:.0f}" for share in r["server_cpu_shares"][: args.workers]) + "%"
                 print(f"  {phase:10s} {label:14s} {r['throughput_rps']:7.1f} req/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms"
                       f"  {cpu}  ({r['ok']}/{r['requests']} ok" + ("" if r["ok"] == r["requests"] else f"; statuses {r['statuses']}") + ")")
         met = all(results[backend][p]["steady"]["p99_ms"] < 50 for p in phases)

@@ -30,13 +30,25 @@ class TreeCpu:
     def __init__(self, pid: int) -> None:
         self.pid = pid
 
-    def seconds(self) -> float:
-        total = 0.0
+    def by_process(self) -> dict[int, float]:
+        """CPU seconds of the process and of each child, by pid."""
+        found = {}
         for stat in Path("/proc").glob("[0-9]*/stat"):
             fields = _stat(int(stat.parent.name))
             if fields is not None and (int(stat.parent.name) == self.pid or int(fields[1]) == self.pid):
-                total += _cpu_s(fields)
-        return total
+                found[int(stat.parent.name)] = _cpu_s(fields)
+        return found
+
+    def seconds(self) -> float:
+        return sum(self.by_process().values())
+
+    @staticmethod
+    def shares(before: dict[int, float], after: dict[int, float]) -> list[float]:
+        """Each process's share of the CPU used between two ``by_process`` readings, largest first: how
+        evenly the workers split the load (a worker runs one request's Python at a time)."""
+        spent = {pid: after[pid] - before.get(pid, 0.0) for pid in after}
+        total = sum(spent.values())
+        return sorted((s / total for s in spent.values() if s > 0), reverse=True) if total > 0 else []
 
 
 class DatabaseCpu:
