@@ -311,7 +311,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=100.0)
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--connections", type=int, default=32, help="keep-alive connections opened before each phase and used in turn")
+    parser.add_argument("--connections", type=int, default=128, help="keep-alive connections opened before each phase and used in turn (many clients: the workers get even shares)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--threads", type=int, default=None, help="smelend serve --threads (default: the server's, 1 on SQLite, 2 on PostgreSQL)")
     parser.add_argument("--warmup-seconds", type=float, default=2.0, help="at the steady rate before each phase, not measured")
