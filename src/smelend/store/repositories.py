@@ -152,14 +152,13 @@ def get_or_create_enterprise(conn: Connection, uscc: str, name: str, owner_perso
     written in this transaction; persons are never deleted), so it is not looked up again.
     """
     clean_uscc, clean_name = _enterprise_input(conn, uscc, name, owner_person_id, owner_exists=owner_exists)
+    # Inserted first: one statement for a new enterprise, the common case at origination; an existing one
+    # (also one a concurrent transaction committed while this insert waited on the USCC) is then read.
+    inserted = _insert_enterprise_if_new(conn, clean_uscc, clean_name, owner_person_id)
+    if inserted is not None:
+        return inserted, True
     existing = find_enterprise_by_uscc(conn, clean_uscc)
-    if existing is None:
-        inserted = _insert_enterprise_if_new(conn, clean_uscc, clean_name, owner_person_id)
-        if inserted is not None:
-            return inserted, True
-        # registered by a concurrent transaction that committed while this insert waited on the USCC
-        existing = find_enterprise_by_uscc(conn, clean_uscc)
-        assert existing is not None, "the insert met a duplicate USCC, so the row exists"
+    assert existing is not None, "the insert met a duplicate USCC, so the row exists"
     if owner_person_id is not None and existing.owner_person_id not in (None, owner_person_id):
         raise InvalidInput.one("uscc", "already registered to another owner")
     return existing, False
