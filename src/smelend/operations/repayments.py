@@ -20,10 +20,12 @@ from smelend.servicing.repayment import PayoffQuote, apply_payment, parse_order,
 from smelend.store.db import reading
 from smelend.store.ledger import balances_last, post_entry
 from smelend.store.lending import (
+    LoanHead,
     auto_debit_loans_due,
     get_line,
     line_of_loan,
     load_loan,
+    loan_head,
     record_repayment,
     release,
     repayment_exists,
@@ -45,30 +47,29 @@ def repay(book: Book, loan_id: int, amount_fen: int, day: date, record: Recorder
 
     with reading(book.engine) as conn:
         current = refuse_if_past(conn, day)
-        state = load_loan(conn, loan_id).state
-        _refuse_repayment(state, amount_fen, day)
-    line_id = state.line_id  # a loan never changes lines
+        head = loan_head(conn, loan_id)
+        _refuse_repayment(head, amount_fen, day)
     if bring_to(book, day, current):
         with reading(book.engine) as conn:  # closing the days before may have settled the loan (an auto-debit)
-            _refuse_repayment(load_loan(conn, loan_id).state, amount_fen, day)
+            _refuse_repayment(loan_head(conn, loan_id), amount_fen, day)
     instruction = f"paid-in:{loan_id}:{day.isoformat()}:{secrets.token_hex(6)}"
     transfer = Transfer(instruction, "paid_in", loan_id, amount_fen, day, f"loan:{loan_id}")
     with_retries(lambda: book.gateway.receive(transfer), COLLECTION_ATTEMPTS)
     with book.engine.begin() as conn:
         with balances_last(conn):  # the shared balance rows locked only for the commit
-            state, applied = apply_receipt(book, conn, loan_id, amount_fen, day, instruction, "paid-in", line_id=line_id)
+            state, applied = apply_receipt(book, conn, loan_id, amount_fen, day, instruction, "paid-in", line_id=head.line_id)
             if record is not None:
                 record(conn, state, applied)
         return state, applied
 
 
-def _refuse_repayment(state: LoanState, amount_fen: int, day: date) -> None:
+def _refuse_repayment(loan: LoanHead, amount_fen: int, day: date) -> None:
     if amount_fen <= 0:
         raise InvalidInput.one("amount", "must be greater than zero")
-    if state.status in (LoanStatus.PENDING, LoanStatus.CANCELLED, LoanStatus.CLOSED):
-        raise InvalidInput.one("loan", f"is {state.status.value}: nothing to repay")
-    if day < state.terms.start:
-        raise InvalidInput.one("date", f"is before the loan started ({state.terms.start})")
+    if loan.status in (LoanStatus.PENDING, LoanStatus.CANCELLED, LoanStatus.CLOSED):
+        raise InvalidInput.one("loan", f"is {loan.status.value}: nothing to repay")
+    if day < loan.start:
+        raise InvalidInput.one("date", f"is before the loan started ({loan.start})")
 
 
 def apply_receipt(book: Book, conn: Connection, loan_id: int, amount_fen: int, day: date, instruction_id: str, channel: str,

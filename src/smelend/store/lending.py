@@ -184,6 +184,25 @@ class StoredLoan:
     auto_debit: bool
 
 
+@dataclass(frozen=True)
+class LoanHead:
+    """What a check before money moves needs of a loan, without its installments (a wide row and a query)."""
+
+    line_id: int
+    status: LoanStatus
+    start: date
+
+
+_LOAN_HEAD = select(loans.c.line_id, loans.c.status, loans.c.start_date).where(loans.c.id == bindparam("loan_id"))
+
+
+def loan_head(conn: Connection, loan_id: int) -> LoanHead:
+    row = conn.execute(_LOAN_HEAD, {"loan_id": loan_id}).first()
+    if row is None:
+        raise InvalidInput.one("loan", f"no loan with id {loan_id}")
+    return LoanHead(row.line_id, LoanStatus(row.status), row.start_date)
+
+
 _INSERT_LOAN = insert(loans).returning(loans.c.id)
 _INSERT_INSTALLMENTS = insert(installments)
 _INSTALLMENTS_OF_LOAN = select(installments).where(installments.c.loan_id == bindparam("loan_id")).order_by(installments.c.number)
