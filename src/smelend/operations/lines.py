@@ -22,7 +22,21 @@ from smelend.servicing.payments import PaymentFailed, Transfer, with_retries
 from smelend.servicing.schedule import LoanTerms
 from smelend.store import get_or_create_enterprise
 from smelend.store.db import reading
-from smelend.store.lending import BusinessDay, get_line, insert_line, insert_loan, line_of_loan, load_loan, release, reserve, save_loan, set_line_status
+from smelend.store.lending import (
+    NEW_LOAN_VERSION,
+    BusinessDay,
+    StoredLoan,
+    get_line,
+    insert_line,
+    insert_loan,
+    line_of_loan,
+    load_loan,
+    loan_version,
+    release,
+    reserve,
+    save_loan,
+    set_line_status,
+)
 from smelend.store.ledger import balances_last, post_entry
 from smelend.store.tables import ENTERPRISE_NAME_MAX_CHARS
 
@@ -159,6 +173,7 @@ def draw(book: Book, request: DrawRequest, record: Recorder | None = None, on_re
         line.refuse_draw(request.amount_fen, request.day)
         reserve(conn, line.id, request.amount_fen)
         state = insert_loan(conn, new_loan(0, line.id, contract), request.auto_debit)
+    written = StoredLoan(state, NEW_LOAN_VERSION, request.auto_debit)
     transfer = Transfer(f"disburse:{state.id}", "disbursement", state.id, request.amount_fen, request.day, f"line:{line.id}")
     try:
         with_retries(lambda: book.gateway.disburse(transfer), DISBURSEMENT_ATTEMPTS)
@@ -168,16 +183,22 @@ def draw(book: Book, request: DrawRequest, record: Recorder | None = None, on_re
             save_loan(conn, stored, lifecycle.cancel(stored.state))
             release(conn, line.id, request.amount_fen)
         raise DisbursementFailed(f"disbursement of loan {state.id} failed: {failure}") from None
-    return confirm_disbursement(book, state.id, record, line_id=line.id)
+    return confirm_disbursement(book, state.id, record, line_id=line.id, written=written)
 
 
-def confirm_disbursement(book: Book, loan_id: int, record: Recorder | None = None, *, line_id: int | None = None) -> LoanState:
+def confirm_disbursement(book: Book, loan_id: int, record: Recorder | None = None, *, line_id: int | None = None,
+                         written: StoredLoan | None = None) -> LoanState:
     """The bank core settled the disbursement: activate the loan and post it (idempotent; ``record`` runs
     only when this call activates it). ``line_id``: the loan's line when the caller knows it (a loan
-    never changes lines), saving a look-up."""
+    never changes lines), saving a look-up; ``written``: the loan as the caller stored it, used as is
+    when its version shows nobody changed it since (saving the read of its row and installments)."""
+    assert written is None or written.state.id == loan_id
     with book.engine.begin() as conn, balances_last(conn):  # the shared balance rows locked only for the commit
         get_line(conn, line_of_loan(conn, loan_id) if line_id is None else line_id, for_update=True)
-        stored = load_loan(conn, loan_id, for_update=True)
+        if written is not None and loan_version(conn, loan_id, for_update=True) == written.version:
+            stored = written
+        else:
+            stored = load_loan(conn, loan_id, for_update=True)
         if stored.state.status is not stored.state.status.PENDING:
             return stored.state
         state, entry = lifecycle.activate(stored.state, stored.state.terms.start)

@@ -203,6 +203,20 @@ def loan_head(conn: Connection, loan_id: int) -> LoanHead:
     return LoanHead(row.line_id, LoanStatus(row.status), row.start_date)
 
 
+NEW_LOAN_VERSION = 1  # the loans.version a new row gets (server default)
+_LOAN_VERSION = {
+    locked: select(loans.c.version).where(loans.c.id == bindparam("loan_id")).with_for_update() if locked else select(loans.c.version).where(loans.c.id == bindparam("loan_id"))
+    for locked in (False, True)
+}
+
+
+def loan_version(conn: Connection, loan_id: int, for_update: bool = False) -> int | None:
+    """The loan's version (locked on PostgreSQL when asked), None if there is no such loan: whether a loan a
+    caller holds in memory is still the stored one, without reading back its row and installments."""
+    version = conn.scalar(_LOAN_VERSION[for_update and conn.dialect.name == "postgresql"], {"loan_id": loan_id})
+    return None if version is None else int(version)
+
+
 _INSERT_LOAN = insert(loans).returning(loans.c.id)
 _INSERT_INSTALLMENTS = insert(installments)
 _INSTALLMENTS_OF_LOAN = select(installments).where(installments.c.loan_id == bindparam("loan_id")).order_by(installments.c.number)
