@@ -12,7 +12,11 @@ from smelend.store.lending import BusinessDay, get_business_day, set_business_da
 
 def refuse_if_past(conn: Connection, day: date, field: str = "date") -> BusinessDay:
     """An operation dated before the current business date is refused (it would rewrite history)."""
-    current = get_business_day(conn)
+    return refuse_if_before(get_business_day(conn), day, field)
+
+
+def refuse_if_before(current: BusinessDay, day: date, field: str = "date") -> BusinessDay:
+    """:func:`refuse_if_past` on a business day the caller has just read."""
     if current.business_date is not None and day < current.business_date:
         raise InvalidInput.one(field, f"{day} is before the current business date {current.business_date}")
     return current

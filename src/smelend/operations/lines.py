@@ -11,7 +11,7 @@ from dateutil.relativedelta import relativedelta
 from sqlalchemy.engine import Connection
 
 from smelend.errors import Collector, InvalidInput
-from smelend.operations.calendar import days_to_close, refuse_if_past, start_calendar_if_new
+from smelend.operations.calendar import days_to_close, refuse_if_before, refuse_if_past, start_calendar_if_new
 from smelend.operations.context import DISBURSEMENT_ATTEMPTS, Book
 from smelend.products import Product
 from smelend.servicing import lifecycle
@@ -149,7 +149,8 @@ def contract_for(product: Product, line: CreditLine, request: DrawRequest) -> Lo
 Recorder = Callable[[Connection, LoanState], None]  # more writes in the same transaction (audit, notices)
 
 
-def draw(book: Book, request: DrawRequest, record: Recorder | None = None, on_reserve: Callable[[Connection], None] | None = None) -> LoanState:
+def draw(book: Book, request: DrawRequest, record: Recorder | None = None, on_reserve: Callable[[Connection], None] | None = None, *,
+         current: BusinessDay | None = None) -> LoanState:
     """Reserve the line, record the loan pending, disburse through the bank core, then activate and post.
 
     A draw the line cannot take is refused before anything is written. A disbursement the bank core
@@ -158,9 +159,10 @@ def draw(book: Book, request: DrawRequest, record: Recorder | None = None, on_re
     about the draw (an audit row, a partner notice) commits with it or not at all. ``on_reserve(conn)``
     runs first in the transaction that reserves the line, before any money moves (a signed request's
     nonce: a replay that raced this request is refused there); if it raises, nothing is written.
+    ``current``: the business day the caller has just read (to date the draw), not read again.
     """
     with reading(book.engine) as conn:
-        current = refuse_if_past(conn, request.day)
+        current = refuse_if_past(conn, request.day) if current is None else refuse_if_before(current, request.day)
         line = get_line(conn, request.line_id)
     line.refuse_draw(request.amount_fen, request.day)
     contract = contract_for(book.catalogue[line.product_id], line, request)

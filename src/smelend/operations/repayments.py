@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from smelend.errors import InvalidInput
 from smelend.ledger.rules import Receipt
-from smelend.operations.calendar import refuse_if_past
+from smelend.operations.calendar import refuse_if_before, refuse_if_past
 from smelend.operations.context import COLLECTION_ATTEMPTS, Book
 from smelend.servicing import lifecycle
 from smelend.servicing.credit_line import LineStatus
@@ -20,6 +20,7 @@ from smelend.servicing.repayment import PayoffQuote, apply_payment, parse_order,
 from smelend.store.db import reading
 from smelend.store.ledger import balances_last, post_entry
 from smelend.store.lending import (
+    BusinessDay,
     LoanHead,
     auto_debit_loans_due,
     get_line,
@@ -37,16 +38,18 @@ from smelend.store.lending import (
 Recorder = Callable[[Connection, LoanState, Receipt], None]  # more writes in the same transaction (audit, notices)
 
 
-def repay(book: Book, loan_id: int, amount_fen: int, day: date, record: Recorder | None = None) -> tuple[LoanState, Receipt]:
+def repay(book: Book, loan_id: int, amount_fen: int, day: date, record: Recorder | None = None, *,
+          current: BusinessDay | None = None) -> tuple[LoanState, Receipt]:
     """Money paid in by the borrower on ``day``: received through the bank core, then applied.
 
     ``record(conn, state, receipt)`` runs in the transaction that applies the money, so what the caller
-    writes about it (an audit row, a partner notice) commits with it or not at all.
+    writes about it (an audit row, a partner notice) commits with it or not at all. ``current``: the
+    business day the caller has just read (to date the repayment), not read again.
     """
     from smelend.operations.lines import bring_to
 
     with reading(book.engine) as conn:
-        current = refuse_if_past(conn, day)
+        current = refuse_if_past(conn, day) if current is None else refuse_if_before(current, day)
         head = loan_head(conn, loan_id)
         _refuse_repayment(head, amount_fen, day)
     if bring_to(book, day, current):

@@ -23,7 +23,7 @@ from smelend.api.principal import Principal
 from smelend.ids import mobile as mobile_ids
 from smelend.ids import ric
 from smelend.operations.context import Book
-from smelend.store.lending import get_business_day
+from smelend.store.lending import BusinessDay, get_business_day
 from smelend.store.origination import Owner
 
 BANK_TIME_ZONE = ZoneInfo("Asia/Shanghai")
@@ -58,9 +58,13 @@ def service(request: Request) -> Service:
 def business_today(conn: Connection, svc: Service) -> date:
     """The date an operation without one is made on: the book's business date, or today when that is later
     (a new book has none until its first dated operation)."""
+    return day_on(get_business_day(conn), svc)
+
+
+def day_on(current: BusinessDay, svc: Service) -> date:
+    """:func:`business_today` from a business day the caller has read (and hands on to the operation)."""
     today = svc.now().date()
-    current = get_business_day(conn).business_date
-    return today if current is None or current < today else current
+    return today if current.business_date is None or current.business_date < today else current.business_date
 
 
 def may_read_all(principal: Principal) -> bool:

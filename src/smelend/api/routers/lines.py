@@ -23,7 +23,7 @@ from smelend.api.errors import ApiError, not_found
 from smelend.api.principal import Principal
 from smelend.api.routers import common
 from smelend.api.routers.applications import ERRORS
-from smelend.api.routers.common import RowId, business_today, check_owner, service
+from smelend.api.routers.common import RowId, check_owner, day_on, service
 from smelend.api.schemas import DrawIn, LineOut, LoanOut
 from smelend.api.security import authenticate, require_kind, require_roles
 from smelend.cli.servicing import line_document, loan_document
@@ -33,7 +33,7 @@ from smelend.servicing.credit_line import LineStatus
 from smelend.servicing.loan import LoanState
 from smelend.store.db import reading
 from smelend.store import origination as store
-from smelend.store.lending import get_line, set_line_status
+from smelend.store.lending import get_business_day, get_line, set_line_status
 from smelend.store.tables import credit_lines
 
 router = APIRouter(tags=["lines"])
@@ -85,7 +85,8 @@ async def draw(line_id: RowId, body: DrawIn, request: Request, principal: Princi
         amount_fen = parse_yuan(body.amount, "amount")
         with reading(svc.engine) as conn:
             owner = readable_line(conn, principal, line_id)  # who owns a line never changes
-            day = business_today(conn, svc)
+            current = get_business_day(conn)
+        day = day_on(current, svc)
 
         def record(conn: Connection, state: LoanState) -> None:  # with the loan's activation, in its transaction
             common.notify(conn, svc, owner.partner_id, "loan.disbursed", {"line": line_id, "loan": state.id, "status": state.status.value})
@@ -94,7 +95,7 @@ async def draw(line_id: RowId, body: DrawIn, request: Request, principal: Princi
             })
 
         try:
-            state = line_ops.draw(svc.book, line_ops.DrawRequest(line_id, amount_fen, body.method, body.term, day), record, on_reserve=store_nonce)
+            state = line_ops.draw(svc.book, line_ops.DrawRequest(line_id, amount_fen, body.method, body.term, day), record, on_reserve=store_nonce, current=current)
         except line_ops.DisbursementFailed:
             raise ApiError(503, "disbursement", "the bank core refused the disbursement; the draw was cancelled, try again later") from None
         return 201, loan_document(state)

@@ -21,7 +21,7 @@ from smelend.api.errors import ApiError, not_found
 from smelend.api.principal import Principal
 from smelend.api.routers import common
 from smelend.api.routers.applications import ERRORS
-from smelend.api.routers.common import RowId, business_today, check_owner, service
+from smelend.api.routers.common import RowId, business_today, check_owner, day_on, service
 from smelend.api.schemas import LoanOut, PayoffOut, RepaymentIn, RepaymentOut
 from smelend.api.security import authenticate, require_kind
 from smelend.cli.servicing import allocation_document, loan_document
@@ -32,7 +32,7 @@ from smelend.operations import repayments as repayment_ops
 from smelend.servicing.loan import LoanState
 from smelend.store.db import reading
 from smelend.store import origination as store
-from smelend.store.lending import load_loan
+from smelend.store.lending import get_business_day, load_loan
 from smelend.store.tables import loans
 
 router = APIRouter(tags=["loans"])
@@ -97,7 +97,8 @@ async def repay(loan_id: RowId, body: RepaymentIn, request: Request, principal: 
     def work() -> tuple[int, dict[str, Any]]:
         with reading(svc.engine) as conn:
             owner = readable_loan(conn, principal, loan_id)  # who owns a loan never changes
-            day = parse_day(body.date, "date", business_today(conn, svc))
+            current = get_business_day(conn)
+        day = parse_day(body.date, "date", day_on(current, svc))
         amount_fen = parse_yuan(body.amount, "amount")
         if amount_fen <= 0:
             raise InvalidInput.one("amount", "must be greater than zero")
@@ -108,7 +109,7 @@ async def repay(loan_id: RowId, body: RepaymentIn, request: Request, principal: 
                 "amount": format_yuan(amount_fen), "date": day.isoformat(), "allocation": allocation_document(applied), "status": state.status.value,
             })
 
-        state, applied = repayment_ops.repay(svc.book, loan_id, amount_fen, day, record)
+        state, applied = repayment_ops.repay(svc.book, loan_id, amount_fen, day, record, current=current)
         return 201, {"allocation": allocation_document(applied), "loan": loan_document(state)}
 
     return await common.post_call(request, principal, work)
