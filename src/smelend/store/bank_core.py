@@ -19,7 +19,9 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Literal
 
-from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine, RowMapping
 
 from smelend.errors import InvalidInput
@@ -106,29 +108,32 @@ class SimulatedBankCore:
     def _execute(self, transfer: Transfer, method: Literal["disburse", "collect", "receive"]) -> TransferResult:
         assert transfer.kind in expected_kinds(method), f"{method} cannot carry a {transfer.kind}"
         with self._engine.begin() as conn:
-            _lock(conn, transfer.instruction_id)
-            row = _row(conn, transfer.instruction_id)
-            previous = None if row is None else _result(row)
-            if previous is not None and not previous.is_for(transfer):
-                raise PaymentFailed(REUSED_ID_REASON, retryable=False)  # nothing written
-            if previous is not None and previous.settled:
-                return previous  # idempotent: never settles twice
-            attempt = 1 if previous is None else previous.attempt + 1
+            # A new instruction id (the usual case) is one statement: its first attempt inserted unless the id
+            # exists. A known one (a retry, or a first attempt a concurrent caller committed while this insert
+            # waited on the id) is read under the id's lock and decided from what is stored.
+            attempt = 1
             reason, retryable = self._outcome(transfer, attempt)
-            values = {
-                "status": "settled" if reason is None else "failed",
-                "reason": reason,
-                "attempts": attempt,
-                "settled_at": func.current_timestamp() if reason is None else None,
+            first = {
+                "instruction_id": transfer.instruction_id, "kind": transfer.kind, "loan_id": transfer.loan_id,
+                "amount_fen": transfer.amount_fen, "business_date": transfer.business_date,
+                "status": "settled" if reason is None else "failed", "reason": reason, "attempts": attempt,
             }
-            if previous is None:
-                settled = values.pop("settled_at") is not None  # the database's clock, set by the statement
-                conn.execute(_INSERT_SETTLED if settled else _INSERT, {
-                    "instruction_id": transfer.instruction_id, "kind": transfer.kind, "loan_id": transfer.loan_id,
-                    "amount_fen": transfer.amount_fen, "business_date": transfer.business_date, **values,
-                })
-            else:
-                conn.execute(update(bank_core_transfers).where(bank_core_transfers.c.instruction_id == transfer.instruction_id).values(**values))
+            inserted = conn.execute(_INSERT_FIRST[conn.dialect.name, reason is None], first).first()
+            if inserted is None:
+                _lock(conn, transfer.instruction_id)
+                row = _row(conn, transfer.instruction_id)
+                assert row is not None, "the insert met the instruction id, so the row exists"
+                previous = _result(row)
+                if not previous.is_for(transfer):
+                    raise PaymentFailed(REUSED_ID_REASON, retryable=False)  # nothing written
+                if previous.settled:
+                    return previous  # idempotent: never settles twice
+                attempt = previous.attempt + 1
+                reason, retryable = self._outcome(transfer, attempt)
+                conn.execute(update(bank_core_transfers).where(bank_core_transfers.c.instruction_id == transfer.instruction_id).values(
+                    status="settled" if reason is None else "failed", reason=reason, attempts=attempt,
+                    settled_at=func.current_timestamp() if reason is None else None,
+                ))
         result = TransferResult(
             transfer.instruction_id, transfer.kind, transfer.loan_id, transfer.amount_fen, transfer.business_date,
             "settled" if reason is None else "failed", reason, attempt,
@@ -159,8 +164,12 @@ def _lock(conn: Connection, instruction_id: str) -> None:
 
 # Built once: every disbursement and receipt runs them.
 _BY_INSTRUCTION = select(bank_core_transfers).where(bank_core_transfers.c.instruction_id == bindparam("instruction_id"))
-_INSERT = insert(bank_core_transfers)
-_INSERT_SETTLED = insert(bank_core_transfers).values(settled_at=func.current_timestamp())
+_INSERT_FIRST = {  # (dialect, settled): a first attempt, or nothing when the id exists; settled_at is the database's clock
+    (dialect, settled): (statement.values(settled_at=func.current_timestamp()) if settled else statement)
+    .on_conflict_do_nothing(index_elements=[bank_core_transfers.c.instruction_id]).returning(bank_core_transfers.c.instruction_id)
+    for dialect, statement in (("sqlite", sqlite_insert(bank_core_transfers)), ("postgresql", postgresql_insert(bank_core_transfers)))
+    for settled in (False, True)
+}
 
 
 def _row(conn: Connection, instruction_id: str) -> RowMapping | None:
