@@ -202,3 +202,18 @@ def test_partner_application_and_draw(api: Api, applicants: dict[str, list[dict[
         sent = conn.execute(select(callbacks.c.event, callbacks.c.payload).order_by(callbacks.c.id)).all()
     assert [e for e, _ in sent] == ["application.decided", "line.opened", "loan.disbursed"]
     assert document["id"] in sent[0][1] and entry["applicant"]["id_number"] not in "".join(p for _, p in sent)
+
+
+def test_created_application_reads_back_the_same(api: Api, applicants: dict[str, list[dict[str, Any]]]) -> None:
+    """The 201 of an application is built from what was written, not read back: GET must show exactly it, for
+    an approval (with its offer), a referral and a decline, applied by a partner (nobody registered yet)."""
+    for outcome in ("approve", "refer", "decline"):
+        entry = applicants[outcome][-1]
+        applied = api.call("partner", "POST", "/v1/applications", application_body(entry, channel="partner"))
+        assert applied.status_code == 201, applied.text
+        created = applied.json()
+        assert created["decision"]["outcome"] == outcome
+        assert (created["offer"] is not None) == (outcome == "approve")
+        shown = api.call("partner", "GET", f"/v1/applications/{created['id']}")
+        assert shown.status_code == 200, shown.text
+        assert shown.json() == created

@@ -164,8 +164,8 @@ def record_application(conn: Connection, svc: Service, principal: Principal, dec
         "user_id": principal.id if principal.kind == "borrower" else None, "status": status, "applied_on": application.applied_on,
     }
     store.insert_application(conn, **row)
-    text = json.dumps(decision.to_dict(), ensure_ascii=False, default=str)  # encoded once: stored as is, read back for the response
-    document = json.loads(text)
+    document = decision.to_dict()  # the brief and the offer below read only its JSON-native parts (strings, numbers, lists)
+    text = json.dumps(document, ensure_ascii=False, default=str)  # encoded once, stored as is
     decision_row = {"id": store.new_id("DEC"), "outcome": decision.outcome, "limit_fen": decision.limit_fen, "document": document}
     store.insert_decision(conn, id=decision_row["id"], application_id=application.id, outcome=decision.outcome, limit_fen=decision.limit_fen,
                           strategy_sha256=decision.versions["strategy"]["sha256"], document=document, document_text=text)
