@@ -117,209 +117,261 @@ class SimParams:
     """Intercept of the risk index (sets the portfolio's mean PD, about 3%)."""
 
 
+Values = np.ndarray | np.generic | float | int | str
+"""A fact: an array of ``n`` rows, or one application's value (a Python or numpy scalar) when ``n`` is None."""
+
+
+def _cdf(p: list[float] | np.ndarray) -> np.ndarray:
+    """The cumulative distribution ``Generator.choice(k, size=n, p=p)`` builds: ``cdf.searchsorted(rng.random(n),
+    side="right")`` is its draw, from the same uniforms, without re-checking ``p`` on every call (10 us on one row)."""
+    cdf = np.asarray(p, dtype=np.float64).cumsum()
+    cdf /= cdf[-1]
+    return cdf
+
+
 # The sections as arrays indexed by the drawn section (one application is drawn per decision: a dictionary
 # look-up through np.vectorize cost more than the draws themselves).
 _SECTIONS = np.array(list(SECTION_WEIGHTS))
-_SECTION_P = np.array(list(SECTION_WEIGHTS.values())) / sum(SECTION_WEIGHTS.values())
-_DIVISION_LOW = np.array([INDUSTRY_SECTIONS[s][0] for s in SECTION_WEIGHTS], dtype=np.int64)
-_DIVISION_HIGH = np.array([INDUSTRY_SECTIONS[s][1] for s in SECTION_WEIGHTS], dtype=np.int64)
+_SECTION_CDF = _cdf(np.array(list(SECTION_WEIGHTS.values())) / sum(SECTION_WEIGHTS.values()))
+_DIVISIONS = np.array([INDUSTRY_SECTIONS[s][1] - INDUSTRY_SECTIONS[s][0] + 1 for s in SECTION_WEIGHTS], dtype=np.int64)
+_INDUSTRY_CODES = np.array([[f"{s}{INDUSTRY_SECTIONS[s][0] + k:02d}" if k < count else "" for k in range(_DIVISIONS.max())] for s, count in zip(SECTION_WEIGHTS, _DIVISIONS)])
+"""Industry code (section letter, two-digit division) by drawn section and division within it: a look-up, where numpy's
+string functions cost more than all the draws on one row."""
 _SALES_FACTOR = np.array([SECTION_SALES_FACTOR[s] for s in SECTION_WEIGHTS], dtype=np.float64)
+_WINDOW_MONTHS = np.array([6, 12, 24])
+_WINDOW_CDF = _cdf([0.2, 0.5, 0.3])
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+# One application (n is None) runs the same formulas on scalars. numpy's functions accept scalars but cost a microsecond
+# or more a call on them (np.ones needs an n), so these dispatch: numpy on n rows, plain Python on one value, which gives
+# the same value (a conditional for np.where; max / min for np.maximum / np.minimum, alike on numbers that are not NaN,
+# and nothing here is NaN; int() truncates as astype does). Negation is np.logical_not: ~ is -2 on a Python bool.
+
+
+def _where(condition: Values, a: Values, b: Values) -> Values:
+    if isinstance(condition, np.ndarray):
+        return np.where(condition, a, b)
+    return a if condition else b
+
+
+def _clip(x: Values, low: float, high: float) -> Values:
+    return np.clip(x, low, high) if isinstance(x, np.ndarray) else min(max(x, low), high)
+
+
+def _int64(x: Values) -> Values:
+    return x.astype(np.int64) if isinstance(x, np.ndarray) else int(x)
+
+
+def _max(a: Values, b: Values) -> Values:
+    return np.maximum(a, b) if isinstance(a, np.ndarray) or isinstance(b, np.ndarray) else max(a, b)
+
+
+def _min(a: Values, b: Values) -> Values:
+    return np.minimum(a, b) if isinstance(a, np.ndarray) or isinstance(b, np.ndarray) else min(a, b)
+
+
+def _always(n: int | None) -> Values:
+    return True if n is None else np.ones(n, dtype=bool)
+
+
+def _grade_effect(grade: Values) -> Values:
+    if isinstance(grade, np.ndarray):
+        return np.select([grade == g for g in GRADE_EFFECT], list(GRADE_EFFECT.values()), 0.0)
+    return GRADE_EFFECT.get(grade, 0.0)
+
+
+def _round4(x: Values) -> Values:
+    """``np.round(x, 4)`` as numpy computes it (rint(x * 10^4) / 10^4), without its cost on a scalar."""
+    return np.rint(x * 10_000.0) / 10_000.0
+
+
+def _sigmoid(x: Values) -> Values:
     return 1.0 / (1.0 + np.exp(-x))
 
 
-def _lognormal(rng: np.random.Generator, median: float | np.ndarray, sd: float, n: int) -> np.ndarray:
-    return np.asarray(median) * np.exp(rng.normal(0.0, sd, n))
+def _lognormal(rng: np.random.Generator, median: Values, sd: float, n: int | None) -> Values:
+    return median * np.exp(rng.normal(0.0, sd, n))
 
 
-def _fen(x: np.ndarray, unit: int = 1) -> np.ndarray:
-    """Amounts rounded to a multiple of ``unit`` fen, as int64."""
-    return (np.rint(np.asarray(x, dtype=np.float64) / unit) * unit).astype(np.int64)
+def _fen(x: Values, unit: int = 1) -> Values:
+    """Amounts rounded to a multiple of ``unit`` fen, as int64 (a Python int for one application)."""
+    return _int64(np.rint(x / unit) * unit)
 
 
-def sample_age(rng: np.random.Generator, n: int) -> np.ndarray:
+def sample_age(rng: np.random.Generator, n: int | None) -> Values:
     """Owner ages: N(40, 9) rounded and clipped to 22-65 (shared by the table and the applications)."""
-    return np.clip(np.rint(rng.normal(40.0, 9.0, n)), 22, 65).astype(np.int64)
+    return _int64(_clip(np.rint(rng.normal(40.0, 9.0, n)), 22, 65))
 
 
 def sample_facts(
     owner_rng: np.random.Generator,
     enterprise_rng: np.random.Generator,
     noise_rng: np.random.Generator,
-    n: int,
+    n: int | None,
     params: SimParams = SimParams(),
     *,
-    age: np.ndarray | None = None,
-    requested_amount_fen: np.ndarray | None = None,
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], np.ndarray]:
+    age: Values | None = None,
+    requested_amount_fen: Values | None = None,
+) -> tuple[dict[str, Values], dict[str, Values], Values]:
     """Draw ``n`` applications' facts: (flat columns, presence per source, latent PD).
 
     Every draw is made for every row, whatever is missing, so each stream is consumed the same way for any
     data (``age`` and ``requested_amount_fen`` given for real applications replace the drawn ones).
+    ``n=None`` draws one application as scalars: the values ``n=1`` gives, without numpy's per-call overhead on
+    1-element arrays (which made it four times as costly).
     """
     o, e, z = owner_rng, enterprise_rng, noise_rng
-    f: dict[str, np.ndarray] = {}
-    present: dict[str, np.ndarray] = {}
+    f: dict[str, Values] = {}
+    present: dict[str, Values] = {}
 
     # --- owner stream ---
     z_o = o.standard_normal(n)
     drawn_age = sample_age(o, n)
-    owner_age = drawn_age if age is None else np.asarray(age, dtype=np.int64)
+    owner_age = drawn_age if age is None else _int64(age)
     f["owner_age"] = owner_age
-    present["bureau"] = o.random(n) >= np.where(owner_age < 28, 0.15, 0.05)
-    adult_months = np.maximum(owner_age - 18, 0) * 12
-    f["bureau_credit_history_months"] = np.maximum(1, np.floor(adult_months * o.beta(2.0, 2.0, n))).astype(np.int64)
+    present["bureau"] = o.random(n) >= _where(owner_age < 28, 0.15, 0.05)
+    adult_months = _max(owner_age - 18, 0) * 12
+    f["bureau_credit_history_months"] = _int64(_max(1, np.floor(adult_months * o.beta(2.0, 2.0, n))))
     inq6 = o.poisson(np.exp(0.55 + 0.45 * z_o))
     inq3 = o.binomial(inq6, 0.55)
     inq1 = o.binomial(inq3, 0.45)
-    f["bureau_inquiries_1m"], f["bureau_inquiries_3m"], f["bureau_inquiries_6m"] = inq1.astype(np.int64), inq3.astype(np.int64), inq6.astype(np.int64)
-    lenders = o.poisson(np.exp(0.6 + 0.35 * z_o)).astype(np.int64)
+    f["bureau_inquiries_1m"], f["bureau_inquiries_3m"], f["bureau_inquiries_6m"] = _int64(inq1), _int64(inq3), _int64(inq6)
+    lenders = _int64(o.poisson(np.exp(0.6 + 0.35 * z_o)))
     f["bureau_lenders_count"] = lenders
-    loans = _lognormal(o, 200_000 * YUAN * np.exp(0.25 * z_o) * np.sqrt(np.maximum(lenders, 1)), 1.0, n)
-    outstanding = np.where(lenders > 0, _fen(loans, YUAN), 0)
+    loans = _lognormal(o, 200_000 * YUAN * np.exp(0.25 * z_o) * np.sqrt(_max(lenders, 1)), 1.0, n)
+    outstanding = _where(lenders > 0, _fen(loans, YUAN), 0)
     f["bureau_outstanding_loans_fen"] = outstanding
     f["bureau_monthly_debt_service_fen"] = _fen(outstanding * o.uniform(0.015, 0.045, n))
     has_card = o.random(n) < 0.85
-    limit = np.where(has_card, _fen(_lognormal(o, 50_000 * YUAN, 0.7, n), 100 * YUAN), 0)
+    limit = _where(has_card, _fen(_lognormal(o, 50_000 * YUAN, 0.7, n), 100 * YUAN), 0)
     utilisation = _sigmoid(-1.0 + 0.8 * z_o + 0.8 * o.standard_normal(n))
     f["bureau_card_limit_fen"] = limit
-    f["bureau_card_balance_fen"] = _fen(limit * np.minimum(utilisation * 1.05, 1.1))
-    overdue_count = o.poisson(np.exp(-1.6 + 0.8 * z_o)).astype(np.int64)
-    dpd = np.clip(np.ceil(o.exponential(12.0 * np.exp(0.5 * z_o))), 1, 360).astype(np.int64)
+    f["bureau_card_balance_fen"] = _fen(limit * _min(utilisation * 1.05, 1.1))
+    overdue_count = _int64(o.poisson(np.exp(-1.6 + 0.8 * z_o)))
+    dpd = _int64(_clip(np.ceil(o.exponential(12.0 * np.exp(0.5 * z_o))), 1, 360))
     f["bureau_overdue_count_24m"] = overdue_count
-    f["bureau_max_dpd_24m"] = np.where(overdue_count > 0, dpd, 0)
+    f["bureau_max_dpd_24m"] = _where(overdue_count > 0, dpd, 0)
     overdue_now = o.random(n) < _sigmoid(-4.3 + 1.1 * z_o)
-    f["bureau_current_overdue_fen"] = np.where(overdue_now, _fen(_lognormal(o, 3_000 * YUAN, 1.0, n)), 0)
+    f["bureau_current_overdue_fen"] = _where(overdue_now, _fen(_lognormal(o, 3_000 * YUAN, 1.0, n)), 0)
     has_income = o.random(n) < 0.7
     income = _fen(_lognormal(o, 12_000 * YUAN, 0.6, n), YUAN)
     f["bureau_declared_income_monthly_fen"] = income
     u_id = o.random(n)
-    f["identity_result"] = np.where(u_id < params.mismatch_share, "mismatch", np.where(u_id < params.mismatch_share + params.identity_unknown_share, "unknown", "match"))
-    f["aml_result"] = np.where(o.random(n) < params.aml_hit_share, "hit", "clear")
+    f["identity_result"] = _where(u_id < params.mismatch_share, "mismatch", _where(u_id < params.mismatch_share + params.identity_unknown_share, "unknown", "match"))
+    f["aml_result"] = _where(o.random(n) < params.aml_hit_share, "hit", "clear")
     borrower = o.random(n) < 0.12
-    bank_limits = np.where(borrower, _fen(_lognormal(o, 300_000 * YUAN, 0.8, n), 100 * YUAN), 0)
+    bank_limits = _where(borrower, _fen(_lognormal(o, 300_000 * YUAN, 0.8, n), 100 * YUAN), 0)
     f["exposure_bank_limits_fen"] = bank_limits
     f["exposure_bank_outstanding_fen"] = _fen(bank_limits * o.random(n), YUAN)
-    f["exposure_other_enterprises"] = np.where(borrower & (o.random(n) < 0.10), 1 + (o.random(n) < 0.3), 0).astype(np.int64)
-    present["identity"] = present["aml"] = present["exposure"] = np.ones(n, dtype=bool)
+    f["exposure_other_enterprises"] = _int64(_where(borrower & (o.random(n) < 0.10), 1 + (o.random(n) < 0.3), 0))
+    present["identity"] = present["aml"] = present["exposure"] = _always(n)
 
     # --- enterprise stream ---
     z_e = 0.5 * z_o + np.sqrt(0.75) * e.standard_normal(n)
-    years = np.clip(_lognormal(e, 4.5 * np.exp(-0.15 * z_e), 0.8, n), 0.1, 30.0)
-    years = np.minimum(years, np.maximum(owner_age - 18, 0.1))
-    reg_days = np.maximum(30, np.rint(years * 365.25)).astype(np.int64)
+    years = _clip(_lognormal(e, 4.5 * np.exp(-0.15 * z_e), 0.8, n), 0.1, 30.0)
+    years = _min(years, _max(owner_age - 18, 0.1))
+    reg_days = _int64(_max(30, np.rint(years * 365.25)))
     years = reg_days / 365.25
     f["registration_age_days"] = reg_days
-    drawn = e.choice(len(_SECTIONS), size=n, p=_SECTION_P)
+    drawn = _SECTION_CDF.searchsorted(e.random(n), side="right")
     section = _SECTIONS[drawn]
-    low, high = _DIVISION_LOW[drawn], _DIVISION_HIGH[drawn]
-    division = low + np.floor(e.random(n) * (high - low + 1)).astype(np.int64)
-    f["industry_section"] = section.astype(str)
-    f["industry_code"] = np.char.add(section.astype(str), np.char.zfill(division.astype(str), 2)) if n else np.zeros(0, dtype=str)
-    factor = _SALES_FACTOR[drawn]
-    true_sales = _lognormal(e, 3_000_000 * YUAN * factor * np.exp(0.2 * np.log(years / 4.5) - 0.1 * z_e), 1.1, n)
-    f["registered_capital_fen"] = np.maximum(_fen(_lognormal(e, 1_000_000 * YUAN, 1.0, n), 10_000 * YUAN), 10_000 * YUAN)
+    f["industry_section"] = section
+    f["industry_code"] = _INDUSTRY_CODES[drawn, _int64(np.floor(e.random(n) * _DIVISIONS[drawn]))]
+    true_sales = _lognormal(e, 3_000_000 * YUAN * _SALES_FACTOR[drawn] * np.exp(0.2 * np.log(years / 4.5) - 0.1 * z_e), 1.1, n)
+    f["registered_capital_fen"] = _max(_fen(_lognormal(e, 1_000_000 * YUAN, 1.0, n), 10_000 * YUAN), 10_000 * YUAN)
     f["legal_rep_matches"] = e.random(n) >= 0.07
-    f["shareholder_changes_12m"] = e.poisson(0.15 * np.exp(0.3 * z_e)).astype(np.int64)
-    f["admin_penalties_24m"] = e.poisson(np.exp(-2.8 + 0.6 * z_e)).astype(np.int64)
-    f["court_judgements_24m"] = e.poisson(np.exp(-2.6 + 0.8 * z_e)).astype(np.int64)
+    f["shareholder_changes_12m"] = _int64(e.poisson(0.15 * np.exp(0.3 * z_e)))
+    f["admin_penalties_24m"] = _int64(e.poisson(np.exp(-2.8 + 0.6 * z_e)))
+    f["court_judgements_24m"] = _int64(e.poisson(np.exp(-2.6 + 0.8 * z_e)))
     f["dishonest_debtor"] = e.random(n) < _sigmoid(-5.2 + 1.3 * z_e)
     bad_status = e.random(n) < _sigmoid(-5.5 + 1.0 * z_e)
-    f["registration_status"] = np.where(bad_status, np.where(e.random(n) < 0.7, "revoked", "deregistered"), "active")
-    present["registration"] = np.ones(n, dtype=bool)
+    f["registration_status"] = _where(bad_status, _where(e.random(n) < 0.7, "revoked", "deregistered"), "active")
+    present["registration"] = _always(n)
     # tax
-    present["tax"] = e.random(n) >= np.where(years < 1, 0.25, 0.04)
+    present["tax"] = e.random(n) >= _where(years < 1, 0.25, 0.04)
     declared = _fen(true_sales * e.uniform(0.7, 1.0, n))
-    burden = np.clip(_lognormal(e, 0.02 * np.exp(-0.1 * z_e), 0.35, n), 0.003, 0.08)
+    burden = _clip(_lognormal(e, 0.02 * np.exp(-0.1 * z_e), 0.35, n), 0.003, 0.08)
     tax_12m = _fen(declared * burden)
     tax_growth = _lognormal(e, np.exp(0.06 - 0.08 * z_e), 0.25, n)
-    tax_prev = _fen(tax_12m / tax_growth * np.clip(years - 1, 0, 1))
+    tax_prev = _fen(tax_12m / tax_growth * _clip(years - 1, 0, 1))
     f["tax_declared_sales_12m_fen"], f["tax_paid_12m_fen"], f["tax_paid_24m_fen"] = declared, tax_12m, tax_12m + tax_prev
     missed = e.binomial(12, _sigmoid(-4.0 + z_e))
-    f["tax_filing_months_12m"] = np.minimum(12 - missed, np.ceil(years * 12)).astype(np.int64)
+    f["tax_filing_months_12m"] = _int64(_min(12 - missed, np.ceil(years * 12)))
     grade_score = -z_e + 0.7 * e.standard_normal(n)
     a, b, m, c = GRADE_CUTS
-    grade = np.where(grade_score > a, "A", np.where(grade_score > b, "B", np.where(grade_score > m, "M", np.where(grade_score > c, "C", "D"))))
-    f["tax_grade"] = np.where((years < 1) & ((grade == "A") | (grade == "B")), "M", grade)
+    grade = _where(grade_score > a, "A", _where(grade_score > b, "B", _where(grade_score > m, "M", _where(grade_score > c, "C", "D"))))
+    f["tax_grade"] = _where((years < 1) & ((grade == "A") | (grade == "B")), "M", grade)
     arrears = e.random(n) < _sigmoid(-3.6 + z_e)
-    f["tax_arrears_fen"] = np.where(arrears, _fen(tax_12m * e.uniform(0.05, 0.5, n)), 0)
+    f["tax_arrears_fen"] = _where(arrears, _fen(tax_12m * e.uniform(0.05, 0.5, n)), 0)
     # invoices
-    present["invoices"] = e.random(n) < np.where((section == "H") | (section == "O"), 0.70, 0.85)
+    present["invoices"] = e.random(n) < _where((section == "H") | (section == "O"), 0.70, 0.85)
     invoiced = _fen(true_sales * e.uniform(0.5, 1.0, n))
     inv_growth = _lognormal(e, np.exp(0.05 - 0.10 * z_e), 0.3, n)
     f["invoice_sales_12m_fen"] = invoiced
-    f["invoice_sales_prev_12m_fen"] = _fen(invoiced / inv_growth * np.clip(years - 1, 0, 1))
-    buyers = np.maximum(1, np.rint(_lognormal(e, 25.0, 1.0, n))).astype(np.int64)
+    f["invoice_sales_prev_12m_fen"] = _fen(invoiced / inv_growth * _clip(years - 1, 0, 1))
+    buyers = _int64(_max(1, np.rint(_lognormal(e, 25.0, 1.0, n))))
     f["invoice_buyers_count_12m"] = buyers
-    f["invoice_top_buyer_share"] = np.round(np.where(buyers == 1, 1.0, np.maximum(1.0 / buyers, e.beta(1.5, 3.5, n))), 4)
-    f["invoice_monthly_volatility"] = np.round(np.clip(_lognormal(e, 0.35 * np.exp(0.2 * z_e), 0.4, n), 0.02, 3.3), 4)
-    f["invoice_cancelled_share"] = np.round(np.clip(e.beta(1.0, 40.0, n) * np.exp(0.3 * z_e), 0.0, 1.0), 4)
+    f["invoice_top_buyer_share"] = _round4(_where(buyers == 1, 1.0, _max(1.0 / buyers, e.beta(1.5, 3.5, n))))
+    f["invoice_monthly_volatility"] = _round4(_clip(_lognormal(e, 0.35 * np.exp(0.2 * z_e), 0.4, n), 0.02, 3.3))
+    f["invoice_cancelled_share"] = _round4(_clip(e.beta(1.0, 40.0, n) * np.exp(0.3 * z_e), 0.0, 1.0))
     # settlement flows
     present["cashflow"] = e.random(n) < 0.60
     f["cashflow_inflow_monthly_avg_fen"] = _fen(true_sales / 12 * e.uniform(0.3, 1.1, n))
-    f["cashflow_inflow_stability"] = np.round(np.clip(1.0 - _lognormal(e, 0.35 * np.exp(0.25 * z_e), 0.4, n), 0.0, 1.0), 4)
-    window = np.array([6, 12, 24])[e.choice(3, size=n, p=[0.2, 0.5, 0.3])]
-    f["cashflow_months_observed"] = np.maximum(1, np.minimum(window, np.floor(years * 12))).astype(np.int64)
+    f["cashflow_inflow_stability"] = _round4(_clip(1.0 - _lognormal(e, 0.35 * np.exp(0.25 * z_e), 0.4, n), 0.0, 1.0))
+    window = _WINDOW_MONTHS[_WINDOW_CDF.searchsorted(e.random(n), side="right")]
+    f["cashflow_months_observed"] = _int64(_max(1, _min(window, np.floor(years * 12))))
     # the bank's own relationship (always answered; a non-customer has zeros)
     customer = e.random(n) < 0.35
-    f["relationship_deposits_avg_fen"] = np.where(customer, _fen(_lognormal(e, 100_000 * YUAN, 1.2, n)), 0)
+    f["relationship_deposits_avg_fen"] = _where(customer, _fen(_lognormal(e, 100_000 * YUAN, 1.2, n)), 0)
     f["relationship_payroll"] = customer & (e.random(n) < 0.3)
     f["relationship_settlement_account"] = customer & (e.random(n) < 0.5)
-    tenure = np.maximum(1, np.rint(e.uniform(0.05, 1.0, n) * np.minimum(reg_days, 3650))).astype(np.int64)
-    f["relationship_days"] = np.where(customer, tenure, 0)
-    present["relationship"] = np.ones(n, dtype=bool)
+    tenure = _int64(_max(1, np.rint(e.uniform(0.05, 1.0, n) * _min(reg_days, 3650))))
+    f["relationship_days"] = _where(customer, tenure, 0)
+    present["relationship"] = _always(n)
 
     # --- noise stream: the application and the unobserved risk ---
-    drawn_amount = _fen(np.clip(true_sales * z.uniform(0.03, 0.2, n), 10_000 * YUAN, 3_000_000 * YUAN), 1_000 * YUAN)
-    f["requested_amount_fen"] = drawn_amount if requested_amount_fen is None else np.asarray(requested_amount_fen, dtype=np.int64)
+    drawn_amount = _fen(_clip(true_sales * z.uniform(0.03, 0.2, n), 10_000 * YUAN, 3_000_000 * YUAN), 1_000 * YUAN)
+    f["requested_amount_fen"] = drawn_amount if requested_amount_fen is None else _int64(requested_amount_fen)
     noise = z.normal(0.0, params.noise_sd, n)
 
     for source in SOURCES:
-        f[f"status_{source}"] = np.where(present[source], "ok", "missing")
+        f[f"status_{source}"] = _where(present[source], "ok", "missing")
     latent = _sigmoid(risk_index(f, present, params) + noise)
     return f, present, latent
 
 
-def risk_index(f: dict[str, np.ndarray], present: dict[str, np.ndarray], params: SimParams = SimParams()) -> np.ndarray:
+def risk_index(f: dict[str, Values], present: dict[str, Values], params: SimParams = SimParams()) -> Values:
     """The observable part of the latent risk: monotone in every fact, as a lender would expect."""
     b, t, i, c, r = present["bureau"], present["tax"], present["invoices"], present["cashflow"], present["relationship"]
     years = f["registration_age_days"] / 365.25
-    revenue = np.maximum.reduce(
-        [
-            np.where(t, f["tax_declared_sales_12m_fen"], 0),
-            np.where(i, f["invoice_sales_12m_fen"], 0),
-            np.where(c, 12 * f["cashflow_inflow_monthly_avg_fen"], 0),
-            np.full(len(years), 1_000_000 * YUAN),  # without any revenue source, a small business is assumed
-        ]
-    ).astype(np.float64)
-    debt = np.where(b, f["bureau_outstanding_loans_fen"], 0) + f["exposure_bank_outstanding_fen"]
-    util = np.where(f["bureau_card_limit_fen"] > 0, f["bureau_card_balance_fen"] / np.maximum(f["bureau_card_limit_fen"], 1), 0.0)
-    grade_effect = np.select([f["tax_grade"] == g for g in GRADE_EFFECT], list(GRADE_EFFECT.values()), 0.0)
-    x = np.full(len(years), params.intercept)
-    x += np.where(t, grade_effect, 0.5)
-    x += np.where(t, 0.15 * (12 - f["tax_filing_months_12m"]) + 0.5 * (f["tax_arrears_fen"] > 0), 0.0)
-    x += np.where(
+    # The largest revenue source as a float (the float of the maximum is the maximum of the floats); without any, a
+    # small business is assumed. Divisors keep np.maximum, so one application's int / int is numpy's float division
+    # (Python's rounds differently beyond 2^53).
+    revenue = np.maximum(_max(_max(_where(t, f["tax_declared_sales_12m_fen"], 0), _where(i, f["invoice_sales_12m_fen"], 0)), _where(c, 12 * f["cashflow_inflow_monthly_avg_fen"], 0)), 1_000_000.0 * YUAN)
+    debt = _where(b, f["bureau_outstanding_loans_fen"], 0) + f["exposure_bank_outstanding_fen"]
+    util = _where(f["bureau_card_limit_fen"] > 0, f["bureau_card_balance_fen"] / np.maximum(f["bureau_card_limit_fen"], 1), 0.0)
+    x = params.intercept + _where(t, _grade_effect(f["tax_grade"]), 0.5)
+    x += _where(t, 0.15 * (12 - f["tax_filing_months_12m"]) + 0.5 * (f["tax_arrears_fen"] > 0), 0.0)
+    x += _where(
         b,
         1.5 * (f["bureau_current_overdue_fen"] > 0)
         + 0.25 * np.log1p(f["bureau_max_dpd_24m"])
-        + 0.2 * np.minimum(f["bureau_overdue_count_24m"], 5)
+        + 0.2 * _min(f["bureau_overdue_count_24m"], 5)
         + 0.12 * f["bureau_inquiries_3m"]
         + 0.05 * f["bureau_inquiries_6m"]
-        + 0.6 * np.minimum(util, 1.5),
+        + 0.6 * _min(util, 1.5),
         0.3,
     )
-    x += 0.8 * np.minimum(debt / revenue, 3.0)
-    x += np.where(i, 0.6 * f["invoice_monthly_volatility"] + 0.5 * f["invoice_top_buyer_share"], 0.2)
-    inv_ratio = np.where(f["invoice_sales_prev_12m_fen"] > 0, f["invoice_sales_12m_fen"] / np.maximum(f["invoice_sales_prev_12m_fen"], 1), 1.0)
-    x += np.where(i, -0.3 * np.clip(np.log(np.maximum(inv_ratio, 1e-9)), -1.0, 1.0), 0.0)
-    x += np.where(c, -0.4 * (f["cashflow_inflow_stability"] - 0.5), 0.0)
+    x += 0.8 * _min(debt / revenue, 3.0)
+    x += _where(i, 0.6 * f["invoice_monthly_volatility"] + 0.5 * f["invoice_top_buyer_share"], 0.2)
+    inv_ratio = _where(f["invoice_sales_prev_12m_fen"] > 0, f["invoice_sales_12m_fen"] / np.maximum(f["invoice_sales_prev_12m_fen"], 1), 1.0)
+    x += _where(i, -0.3 * _clip(np.log(_max(inv_ratio, 1e-9)), -1.0, 1.0), 0.0)
+    x += _where(c, -0.4 * (f["cashflow_inflow_stability"] - 0.5), 0.0)
     x += 0.6 * np.exp(-years / 2.0)
-    x += 2.0 * f["dishonest_debtor"] + 0.4 * np.minimum(f["court_judgements_24m"], 3) + 0.2 * np.minimum(f["admin_penalties_24m"], 3)
-    x += 1.5 * (f["registration_status"] != "active") + 0.3 * ~f["legal_rep_matches"] + 0.1 * np.minimum(f["shareholder_changes_12m"], 3)
+    x += 2.0 * f["dishonest_debtor"] + 0.4 * _min(f["court_judgements_24m"], 3) + 0.2 * _min(f["admin_penalties_24m"], 3)
+    x += 1.5 * (f["registration_status"] != "active") + 0.3 * np.logical_not(f["legal_rep_matches"]) + 0.1 * _min(f["shareholder_changes_12m"], 3)
     x += 1.5 * (f["identity_result"] == "mismatch") + 1.0 * (f["aml_result"] == "hit")
-    x += np.where(r, -0.3 * f["relationship_settlement_account"] - 0.2 * f["relationship_payroll"], 0.0)
+    x += _where(r, -0.3 * f["relationship_settlement_account"] - 0.2 * f["relationship_payroll"], 0.0)
     return x
 
 
@@ -356,11 +408,17 @@ def _key_ints(*parts: str) -> list[int]:
 
 
 def _rng(seed: int, *parts: str) -> np.random.Generator:
-    return np.random.default_rng([seed, *_key_ints(*parts)])
+    entropy = [seed, *_key_ints(*parts)]
+    # SeedSequence reads each int below 2^32 as one uint32 word: a uint32 array is the same entropy, taken in half the time
+    return np.random.default_rng(np.array(entropy, dtype=np.uint32) if seed < 2**32 else entropy)
 
 
-def _row(facts: dict[str, np.ndarray], i: int = 0) -> dict[str, Any]:
-    return {k: v[i].item() for k, v in facts.items()}
+_PYTHON_TYPES: dict[str, type] = {c.name: {"int": int, "float": float, "bool": bool, "str": str}[c.dtype] for c in FLAT_COLUMNS}
+
+
+def _row(facts: dict[str, Values]) -> dict[str, Any]:
+    """One application's facts as plain Python values of the flat record's types (what ``.item()`` gives on the table's arrays)."""
+    return {k: _PYTHON_TYPES[k](v) for k, v in facts.items()}
 
 
 class SimulatedProvider:
@@ -393,14 +451,14 @@ class SimulatedProvider:
             _rng(self.seed, "owner", id_number),
             _rng(self.seed, "enterprise", uscc),
             _rng(self.seed, "noise", id_number, uscc),
-            1,
+            None,
             self.params,
-            age=np.array([age_on(id_number, application.applied_on)]),
-            requested_amount_fen=np.array([application.requested_amount_fen]),
+            age=age_on(id_number, application.applied_on),
+            requested_amount_fen=application.requested_amount_fen,
         )
         row = _row(facts)
-        row["_present"] = {s: bool(present[s][0]) for s in SOURCES}
-        value = (row, float(latent[0]))
+        row["_present"] = {s: bool(present[s]) for s in SOURCES}
+        value = (row, float(latent))
         with self._lock:
             self._cache[key] = value
             while len(self._cache) > 4096:
