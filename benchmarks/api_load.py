@@ -25,6 +25,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
+import gc
 import json
 import os
 import signal
@@ -34,7 +36,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -44,6 +46,7 @@ from process_cpu import DatabaseCpu, TreeCpu
 
 STARTUP_TIMEOUT_S = 120
 CONNECTION_FAILED = 599  # the status recorded when the connection broke or timed out
+TARGET_P99_MS = 50  # issue 6: p99 under 50 ms at 100 requests/s
 
 
 def free_port() -> int:
@@ -176,8 +179,27 @@ async def open_loop(client: Client, make_request: Callable[[int], bytes], rate: 
     scheduled time, so a server that falls behind is charged for the wait (no coordinated omission)."""
     total = int(rate * seconds)
     prepared = [make_request(i) for i in range(total)]  # signed ahead: the generator's CPU stays off the clock
+    with collector_paused():
+        return await _open_loop(client, prepared, rate, seconds)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """The generator's own garbage collector off while it measures: its full collections walk every document it
+    has kept (4 in a decisions run here, 29 to 151 ms each), and every request in flight was charged the pause."""
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+async def _open_loop(client: Client, prepared: list[bytes], rate: float, seconds: float) -> tuple[dict[str, Any], list[Any]]:
+    total = len(prepared)
     t0, cpu0 = time.perf_counter(), time.process_time()
     results: list[tuple[int, Any, float]] = []
+    sent_at: dict[int, float] = {}  # request number -> its latency
 
     async def one(i: int) -> None:
         scheduled = t0 + i / rate
@@ -185,16 +207,33 @@ async def open_loop(client: Client, make_request: Callable[[int], bytes], rate: 
         if delay > 0:
             await asyncio.sleep(delay)
         results.append(await client.send(prepared[i], began=scheduled))
+        sent_at[i] = results[-1][2]
 
     await asyncio.gather(*(one(i) for i in range(total)))
     wall = time.perf_counter() - t0
     found = summary([r[2] for r in results], [r[0] for r in results], wall)
     found["generator_cpu_ms_per_request"] = 1000 * (time.process_time() - cpu0) / max(total, 1)
+    found["over_target_by_second"] = over_target_by_second(sent_at, rate, seconds)
     return found, [r[1] for r in results]
+
+
+def over_target_by_second(latencies_s: dict[int, float], rate: float, seconds: float) -> list[int]:
+    """Requests slower than the target, by the second they were scheduled in: slow requests bunched in one
+    or two seconds are the host stalling (this VM's vCPUs pause now and then), spread out they are queueing."""
+    counts = [0] * max(1, int(seconds))
+    for i, latency_s in latencies_s.items():
+        if latency_s * 1000 > TARGET_P99_MS:
+            counts[min(int(i / rate), len(counts) - 1)] += 1
+    return counts
 
 
 async def closed_loop(client: Client, make_request: Callable[[int], bytes], concurrency: int, seconds: float, start: int) -> tuple[dict[str, Any], list[Any]]:
     """``concurrency`` requests always in flight for ``seconds``: the saturation throughput."""
+    with collector_paused():
+        return await _closed_loop(client, make_request, concurrency, seconds, start)
+
+
+async def _closed_loop(client: Client, make_request: Callable[[int], bytes], concurrency: int, seconds: float, start: int) -> tuple[dict[str, Any], list[Any]]:
     t0 = time.perf_counter()
     counter = iter(range(start, 10**9))
     results: list[tuple[int, Any, float]] = []
@@ -325,7 +364,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.postgres_only and not args.postgres_url:
         parser.error("--postgres-only needs --postgres-url")
-    results: dict[str, Any] = {"sqlite_synchronous": args.sqlite_synchronous, "workers": args.workers, "threads": args.threads, "rate": args.rate, "seconds": args.seconds, "warmup_seconds": args.warmup_seconds, "concurrency": args.concurrency, "target_p99_ms_at_rate": 50}
+    results: dict[str, Any] = {"sqlite_synchronous": args.sqlite_synchronous, "workers": args.workers, "threads": args.threads, "rate": args.rate, "seconds": args.seconds, "warmup_seconds": args.warmup_seconds, "concurrency": args.concurrency, "target_p99_ms_at_rate": TARGET_P99_MS}
     with tempfile.TemporaryDirectory(prefix="smelend-load-") as tmp:
         workdir = Path(tmp)
         if not args.postgres_only:
@@ -352,9 +391,10 @@ def main() -> None:
                 if args.workers > 1:
                     cpu += "  workers " + "/".join(f"{100 * share:.0f}" for share in r["server_cpu_shares"][: args.workers]) + "%"
                 print(f"  {phase:10s} {label:14s} {r['throughput_rps']:7.1f} req/s  p50 {r['p50_ms']:7.2f} ms  p99 {r['p99_ms']:7.2f} ms"
-                      f"  {cpu}  ({r['ok']}/{r['requests']} ok" + ("" if r["ok"] == r["requests"] else f"; statuses {r['statuses']}") + ")")
-        met = all(results[backend][p]["steady"]["p99_ms"] < 50 for p in phases)
-        print(f"  target p99 < 50 ms at {args.rate:.0f} req/s: {'met' if met else 'NOT met'}")
+                      f"  {cpu}  ({r['ok']}/{r['requests']} ok" + ("" if r["ok"] == r["requests"] else f"; statuses {r['statuses']}") + ")"
+                      + (f"  over {TARGET_P99_MS} ms by second: {r['over_target_by_second']}" if "over_target_by_second" in r else ""))
+        met = all(results[backend][p]["steady"]["p99_ms"] < TARGET_P99_MS for p in phases)
+        print(f"  target p99 < {TARGET_P99_MS} ms at {args.rate:.0f} req/s: {'met' if met else 'NOT met'}")
 
 
 if __name__ == "__main__":
