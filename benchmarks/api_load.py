@@ -200,7 +200,7 @@ async def _open_loop(client: Client, prepared: list[bytes], rate: float, seconds
     total = len(prepared)
     t0, cpu0 = time.perf_counter(), time.process_time()
     results: list[tuple[int, Any, float]] = []
-    sent_at: dict[int, float] = {}  # request number -> its latency
+    latency_by_request: dict[int, float] = {}
 
     async def one(i: int) -> None:
         scheduled = t0 + i / rate
@@ -208,13 +208,13 @@ async def _open_loop(client: Client, prepared: list[bytes], rate: float, seconds
         if delay > 0:
             await asyncio.sleep(delay)
         results.append(await client.send(prepared[i], began=scheduled))
-        sent_at[i] = results[-1][2]
+        latency_by_request[i] = results[-1][2]
 
     await asyncio.gather(*(one(i) for i in range(total)))
     wall = time.perf_counter() - t0
     found = summary([r[2] for r in results], [r[0] for r in results], wall)
     found["generator_cpu_ms_per_request"] = 1000 * (time.process_time() - cpu0) / max(total, 1)
-    found["over_target_by_second"] = over_target_by_second(sent_at, rate, seconds)
+    found["over_target_by_second"] = over_target_by_second(latency_by_request, rate, seconds)
     return found, [r[1] for r in results]
 
 
